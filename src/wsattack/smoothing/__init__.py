@@ -1,0 +1,18 @@
+"""Randomized smoothing for Wasserstein certificates (Levine & Feizi 2020)."""
+
+from wsattack.smoothing.certifier import ABSTAIN, Certificate, SmoothedClassifier
+from wsattack.smoothing.noise import NOISE, LaplaceNoise, NoiseModel, WassersteinNoise, build_noise
+from wsattack.smoothing.radius import laplace_radius, wasserstein_radius
+
+__all__ = [
+    "ABSTAIN",
+    "NOISE",
+    "Certificate",
+    "LaplaceNoise",
+    "NoiseModel",
+    "SmoothedClassifier",
+    "WassersteinNoise",
+    "build_noise",
+    "laplace_radius",
+    "wasserstein_radius",
+]
