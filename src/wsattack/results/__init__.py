@@ -1,0 +1,3 @@
+from wsattack.results.table import ResultTable
+
+__all__ = ["ResultTable"]

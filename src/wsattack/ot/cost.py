@@ -1,0 +1,47 @@
+"""Local ground costs for k x k transport plans (section 4.3 of Wong et al. 2019)."""
+
+from __future__ import annotations
+
+import torch
+
+from wsattack.errors import ConfigError
+
+METRICS = ("euclidean", "l1")
+
+
+def wasserstein_cost(kernel_size: int = 5, p: float = 2, metric: str = "euclidean") -> torch.Tensor:
+    """The k x k cost d**p of moving unit mass from the centre pixel to each neighbour.
+
+    d is the Euclidean distance sqrt(di**2 + dj**2) (metric "euclidean"; p=2 gives the squared
+    Euclidean cost of the authors' code, p=1 the Euclidean cost of the paper's text) or the
+    cityblock distance |di| + |dj| (metric "l1"). Returns a float64 tensor; odd k only.
+    """
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
+        raise ConfigError(f"kernel_size must be an int, got {kernel_size!r}")
+    if kernel_size < 1 or kernel_size % 2 != 1:
+        raise ConfigError(f"kernel_size must be a positive odd integer, got {kernel_size}")
+    if not p > 0:
+        raise ConfigError(f"p must be positive, got {p}")
+    if metric not in METRICS:
+        raise ConfigError(f"metric must be one of {METRICS}, got {metric!r}")
+    r = kernel_size // 2
+    offsets = torch.arange(-r, r + 1, dtype=torch.float64)
+    di, dj = torch.meshgrid(offsets, offsets, indexing="ij")
+    d = torch.hypot(di, dj) if metric == "euclidean" else di.abs() + dj.abs()
+    return d**p
+
+
+def check_cost(cost: torch.Tensor) -> torch.Tensor:
+    """Validate a k x k local cost: odd square, finite, non-negative, zero at the centre."""
+    if not isinstance(cost, torch.Tensor):
+        cost = torch.as_tensor(cost, dtype=torch.float64)
+    if cost.dim() != 2 or cost.shape[0] != cost.shape[1]:
+        raise ConfigError(f"cost must be a square k x k matrix, got shape {tuple(cost.shape)}")
+    k = cost.shape[0]
+    if k % 2 != 1:
+        raise ConfigError(f"cost must have an odd kernel size, got {k}")
+    if not torch.isfinite(cost).all() or (cost < 0).any():
+        raise ConfigError("cost must be finite and non-negative")
+    if cost[k // 2, k // 2] != 0:
+        raise ConfigError("cost must be 0 at the centre (keeping mass in place is free)")
+    return cost
