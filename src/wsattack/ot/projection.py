@@ -1,0 +1,61 @@
+"""Public entry points: projection onto a local Wasserstein ball and the linear-objective variant."""
+
+from __future__ import annotations
+
+import torch
+
+from wsattack.ot.inputs import check_duals, check_solver_args, normalize
+from wsattack.ot.local import LocalCost
+from wsattack.ot.sinkhorn import LinearObjective, Projection, QuadraticObjective, solve
+
+
+def _run(x, target, eps, cost, objective_cls, name, lam, max_iter, tol_dual, tol_marginal, duals):
+    check_solver_args(lam, max_iter, tol_dual, tol_marginal)
+    with torch.no_grad():
+        prob = normalize(x, target, eps, name)
+        duals = check_duals(duals, prob.x)
+        local = LocalCost(torch.as_tensor(cost), prob.x.dtype, prob.x.device)
+        objective = objective_cls(prob.target, float(lam))
+        res = solve(prob.x, prob.eps, objective, local, float(lam), int(max_iter),
+                    tol_dual, tol_marginal, duals)
+        z = (res.z * prob.mass.view(-1, 1, 1, 1)).to(x.dtype)
+    return Projection(z, res.duals, res.iterations, res.converged, res.cost, res.marginal)
+
+
+def project(x, w, eps, cost, lam=1000.0, max_iter=50, tol_dual=1e-4, tol_marginal=1e-4,
+            duals=None) -> Projection:
+    """Approximately project w onto the eps-Wasserstein ball around x (Wong et al. 2019, sec. 4).
+
+    Solves the entropy-regularized projection (eq. 6) through its dual (Lemma 1, eq. 7-8) with
+    the projected Sinkhorn iteration (Algorithm 2: eq. 9 for alpha, eq. 10 for beta via a stable
+    log Wright-omega, eq. 11-12 Newton steps for psi), on k x k local plans (sec. 4.3).
+
+    x: (B, C, H, W), non-negative with positive mass per example; w: same shape, any finite
+    values; both are divided by the total mass of x over all channels, and z is scaled back, so
+    eps (float or (B,) tensor, > 0) is a cost per unit mass. cost: the k x k local cost
+    (`wasserstein_cost`). lam: entropy weight (larger = closer to the exact projection).
+    tol_dual, tol_marginal: the stopping rule of `sinkhorn.py`. duals: warm start (`Duals`, e.g.
+    the previous `Projection.duals`).
+
+    Unlike the paper's z = w - beta/lam (eq. 13), the returned z is built from a plan with row
+    marginals exactly x, pulled toward x if needed, so it always has mass(z) = mass(x), z >= 0
+    and local transport cost <= eps, even before convergence (details in `sinkhorn.py`).
+    Computes in float64 for float64 x, else float32; z has x's dtype and device.
+    """
+    return _run(x, w, eps, cost, QuadraticObjective, "w", lam, max_iter, tol_dual, tol_marginal,
+                duals)
+
+
+def project_linear(x, g, eps, cost, lam=1000.0, max_iter=50, tol_dual=1e-4, tol_marginal=1e-4,
+                   duals=None) -> Projection:
+    """Maximize g^T z over the entropic eps-Wasserstein ball around x (eq. 14, appendix D).
+
+    Primal: max g^T z - (1/lam) sum Pi log Pi s.t. Pi 1 = x, Pi^T 1 = z, <Pi, C> <= eps, on
+    mass-normalized x (g is divided by the mass of x like w in `project`, so lam * g / mass(x)
+    is the log-weight the plan puts on each destination: scale g or lam to taste). The optimal
+    plan is Pi_ij = exp(alpha_i + lam g_j - psi C_ij - 1); alpha and psi are found by the eq. 9
+    and eq. 11-12 steps of Algorithm 2. Same arguments, stopping rule and feasibility guarantee
+    as `project`; z is the steepest-ascent point for a Wasserstein-geometry attack step.
+    """
+    return _run(x, g, eps, cost, LinearObjective, "g", lam, max_iter, tol_dual, tol_marginal,
+                duals)

@@ -1,0 +1,208 @@
+"""The projected Sinkhorn iteration (Algorithm 2), log-domain, with per-example stopping.
+
+One iteration, on mass-normalized images and per example:
+  1. alpha := log x - log sum_j K_ij exp(beta_j)                     (eq. 9, row marginals = x)
+  2. beta   := the maximizer of the dual in beta                       (eq. 10, `Objective`)
+  3. psi    := psi - g'/g''  (Newton, eq. 11-12), halved instead when the step would go below 0
+with K_ij = exp(-psi C_ij - 1). Steps 1-2 are two neighbourhood log-sum-exps (`LocalCost`).
+
+Stopping rule. The authors' code stops when the dual objective stops changing, but its call
+`eval_obj(alpha, exp_alpha, beta, exp_beta, ...)` swaps beta and exp_alpha relative to the
+definition, so it tests a meaningless quantity. We stop an example when BOTH
+  |g_t - g_{t-1}| <= tol_dual * (1 + |g_t|)     (g = eq. 8, lam-scaled, after the beta step), and
+  ||Pi 1 - x||_1 <= tol_marginal               (row-marginal violation of the current plan,
+                                                 relative to the mass of x, before step 1).
+A stalled objective alone can hide a plan whose rows are still far from x (psi and beta moving
+against each other), and small marginal error alone holds after every alpha step; together they
+say the dual iterate is stationary and its plan nearly consistent.
+
+Output (a deliberate change from the paper's `w - beta/lam`, which need not be in the ball
+before convergence): we finish with step 1, so the plan's rows are exactly x, take z := the
+plan's column sums (so z >= 0 and mass(z) = mass(x)), and if the plan costs more than eps we
+return z_t = x + t (z - x) with t = eps / cost, the column sums of (1 - t) diag(x) + t Pi, whose
+cost is exactly eps. Every returned z is thus in the ball, after any number of iterations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from wsattack.ot.duals import Duals
+from wsattack.ot.local import LocalCost
+from wsattack.ot.omega import log_wright_omega
+
+
+@dataclass
+class Projection:
+    """Result of `project` / `project_linear`; per-example fields have shape (B,).
+
+    z: the answer, in the units, dtype and device of x. duals: the final dual variables (pass as
+    `duals=` to warm-start). iterations: Sinkhorn iterations used. converged: whether the stopping
+    rule was met before max_iter. transport_cost: cost of the plan implied by z, per unit mass of
+    x (<= eps). marginal_error: the stopping rule's row-marginal violation (relative L1).
+    """
+
+    z: torch.Tensor
+    duals: Duals
+    iterations: torch.Tensor
+    converged: torch.Tensor
+    transport_cost: torch.Tensor
+    marginal_error: torch.Tensor
+
+
+class QuadraticObjective:
+    """min ||w - z||^2 / 2: the beta step of eq. 10 through log(omega), see `omega.py`.
+
+    With t = log lam + log s_j + lam w_j and u = log omega(t), eq. 10 reads beta_j = lam w_j -
+    exp(u) = u - log lam - log s_j; the second form has no cancellation for large lam w_j.
+    Pixels no mass can reach (s_j = 0) get the unconstrained maximizer beta_j = lam w_j.
+    """
+
+    def __init__(self, w: torch.Tensor, lam: float):
+        self.lam_w = lam * w
+        self.log_lam = math.log(lam)
+
+    def initial_beta(self) -> torch.Tensor:
+        return torch.zeros_like(self.lam_w)
+
+    def select(self, keep: torch.Tensor) -> None:
+        self.lam_w = self.lam_w[keep]
+
+    def beta_step(self, beta: torch.Tensor, log_s: torch.Tensor) -> torch.Tensor:
+        u = log_wright_omega(self.log_lam + log_s + self.lam_w)
+        return torch.where(torch.isfinite(log_s), u - self.log_lam - log_s, self.lam_w)
+
+    def dual_terms(self, beta: torch.Tensor, lam: float) -> torch.Tensor:
+        """beta^T w - ||beta||^2 / (2 lam) of eq. 8."""
+        return ((beta * self.lam_w - 0.5 * beta * beta) / lam).sum(dim=(1, 2, 3))
+
+
+class LinearObjective:
+    """max g^T z (eq. 14, appendix D): with z = Pi^T 1 eliminated, beta = lam g is fixed.
+
+    Primal: max_Pi sum_ij Pi_ij g_j - (1/lam) sum Pi log Pi s.t. Pi 1 = x, <Pi, C> <= eps. Its
+    optimum is Pi_ij = exp(alpha_i + lam g_j - psi C_ij - 1), so only alpha (eq. 9) and psi
+    (eq. 11) are iterated.
+    """
+
+    def __init__(self, g: torch.Tensor, lam: float):
+        self.lam_g = lam * g
+
+    def initial_beta(self) -> torch.Tensor:
+        return self.lam_g
+
+    def select(self, keep: torch.Tensor) -> None:
+        self.lam_g = self.lam_g[keep]
+
+    def beta_step(self, beta: torch.Tensor, log_s: torch.Tensor) -> torch.Tensor:
+        return beta
+
+    def dual_terms(self, beta: torch.Tensor, lam: float) -> torch.Tensor:
+        return torch.zeros_like(beta[:, 0, 0, 0])
+
+
+def _sum(t: torch.Tensor) -> torch.Tensor:
+    return t.sum(dim=(1, 2, 3))
+
+
+@dataclass
+class _Work:
+    """The examples still iterating, compacted; `index` maps them back into the batch."""
+
+    index: torch.Tensor
+    x: torch.Tensor
+    log_x: torch.Tensor
+    eps: torch.Tensor
+    alpha: torch.Tensor
+    beta: torch.Tensor
+    psi: torch.Tensor
+    g: torch.Tensor
+    g_change: torch.Tensor
+
+    def select(self, keep: torch.Tensor) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name)[keep])
+
+
+def _psi_step(psi, eps, col_mass, mean_c, mean_c2):
+    """Newton step on psi (eq. 11-12); if it would make psi negative, halve psi instead.
+
+    Halving replaces Algorithm 2's backtracking loop by a closed form that keeps psi > 0 and
+    lets it decay geometrically to 0 when the constraint is inactive.
+    """
+    grad = _sum(col_mass * mean_c) - eps
+    curv = _sum(col_mass * mean_c2).clamp_min(torch.finfo(psi.dtype).tiny)
+    step = psi + grad / curv
+    return torch.where(step >= 0, step, 0.5 * psi)
+
+
+class _Result:
+    """Per-example output buffers, filled as examples finish."""
+
+    def __init__(self, x: torch.Tensor):
+        B = x.shape[0]
+        long = dict(dtype=torch.long, device=x.device)
+        self.z = torch.empty_like(x)
+        self.duals = Duals(torch.empty_like(x), torch.empty_like(x), x.new_empty(B))
+        self.iterations = torch.zeros(B, **long)
+        self.converged = torch.zeros(B, dtype=torch.bool, device=x.device)
+        self.cost = x.new_zeros(B)
+        self.marginal = x.new_zeros(B)
+
+
+def _finish(res: _Result, work: _Work, done, log_s, mean_c, marginal, it, converged) -> None:
+    """Write out the examples in `done`: plan (alpha, beta, psi) -> feasible z (module doc)."""
+    x, eps = work.x[done], work.eps[done]
+    beta = work.beta[done]
+    z = torch.exp(beta + log_s[done])
+    mass = _sum(z)  # 1 up to round-off; dividing by it makes mass(z) = mass(x) exactly
+    z = z / mass.view(-1, 1, 1, 1)
+    cost = _sum(z * mean_c[done])
+    t = torch.clamp(eps / cost.clamp_min(torch.finfo(cost.dtype).tiny), max=1.0)
+    idx = work.index[done]
+    res.z[idx] = x + t.view(-1, 1, 1, 1) * (z - x)
+    res.cost[idx] = t * cost
+    res.duals.update(idx, Duals(work.alpha[done], beta, work.psi[done]))
+    res.iterations[idx] = it
+    res.converged[idx] = converged[done]
+    res.marginal[idx] = marginal[done]
+
+
+def solve(x, eps, objective, cost: LocalCost, lam, max_iter, tol_dual, tol_marginal, duals):
+    """Run Algorithm 2 on mass-normalized x until every example stops; returns `_Result`."""
+    B = x.shape[0]
+    inf = torch.full((B,), float("inf"), dtype=x.dtype, device=x.device)
+    log_x = torch.log(x)
+    if duals is None:
+        duals = Duals(log_x, objective.initial_beta(), torch.ones_like(eps))
+    beta = objective.initial_beta() if isinstance(objective, LinearObjective) else duals.beta
+    work = _Work(torch.arange(B, device=x.device), x, log_x, eps, duals.alpha, beta, duals.psi,
+                 inf.clone(), inf.clone())
+    res = _Result(x)
+    for it in range(max_iter + 1):
+        log_rows = cost.forward(work.beta, work.psi) - 1.0
+        marginal = _sum(torch.abs(torch.exp(work.alpha + log_rows) - work.x))
+        work.alpha = work.log_x - log_rows
+        log_s, mean_c, mean_c2 = cost.backward(work.alpha, work.psi)
+        log_s = log_s - 1.0
+        converged = (marginal <= tol_marginal) & (work.g_change <= tol_dual)
+        done = converged | (it == max_iter)
+        if done.any():
+            _finish(res, work, done, log_s, mean_c, marginal, it, converged)
+            keep = ~done
+            if not keep.any():
+                break
+            work.select(keep)
+            objective.select(keep)
+            log_s, mean_c, mean_c2 = log_s[keep], mean_c[keep], mean_c2[keep]
+        work.beta = objective.beta_step(work.beta, log_s)
+        col_mass = torch.exp(work.beta + log_s)
+        g = (_sum(torch.where(work.x > 0, work.x * work.alpha, 0.0))
+             + objective.dual_terms(work.beta, lam) - work.psi * work.eps - _sum(col_mass))
+        work.g_change = torch.abs(g - work.g) / (1.0 + torch.abs(g))
+        work.g = g
+        work.psi = _psi_step(work.psi, work.eps, col_mass, mean_c, mean_c2)
+    return res
