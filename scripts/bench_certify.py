@@ -32,7 +32,9 @@ from wsattack.smoothing import NOISE, SmoothedClassifier
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", type=Path, help="MNIST-network weights (default: random init)")
+    parser.add_argument(
+        "--checkpoint", type=Path, help="MNIST-network weights (default: random init)"
+    )
     parser.add_argument("--noise", choices=NOISE.names(), default="wasserstein")
     parser.add_argument("--sigma", type=float, default=0.01)
     parser.add_argument("--images", type=int, default=20)
@@ -40,8 +42,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--n-predict", type=int, default=10_000)
     parser.add_argument("--alpha", type=float, default=0.05)
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[1_000], help="one or more to compare")
-    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument(
+        "--batch-size", type=int, nargs="+", default=[1_000], help="one or more to compare"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="torch.set_num_threads (default: torch's choice)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/certify.json"))
     return parser.parse_args()
@@ -85,7 +91,9 @@ def summary(times: list[float]) -> dict[str, float]:
     }
 
 
-def bench_batch_size(smooth: SmoothedClassifier, images: Tensor, args: argparse.Namespace, batch_size: int) -> dict:
+def bench_batch_size(
+    smooth: SmoothedClassifier, images: Tensor, args: argparse.Namespace, batch_size: int
+) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     samples = args.n0 + args.n
 
@@ -101,12 +109,25 @@ def bench_batch_size(smooth: SmoothedClassifier, images: Tensor, args: argparse.
                 smooth.base_classifier(copies).argmax(dim=1)
 
     results = {
-        "certify": per_image_seconds(images, lambda x: smooth.certify(x, args.n0, args.n, args.alpha, batch_size, gen)),
-        "predict": per_image_seconds(images, lambda x: smooth.predict(x, args.n_predict, args.alpha, batch_size, gen)),
+        "certify": per_image_seconds(
+            images, lambda x: smooth.certify(x, args.n0, args.n, args.alpha, batch_size, gen)
+        ),
+        "predict": per_image_seconds(
+            images, lambda x: smooth.predict(x, args.n_predict, args.alpha, batch_size, gen)
+        ),
         "draw_noise_n0_plus_n": per_image_seconds(images, draw_only),
         "classify_n0_plus_n": per_image_seconds(images, classify_only),
     }
     return {"batch_size": batch_size, **{name: summary(times) for name, times in results.items()}}
+
+
+def print_table(rows: list[dict]) -> None:
+    """Seconds per image, mean (min) over the images, for each batch size."""
+    columns = ["certify", "predict", "draw_noise_n0_plus_n", "classify_n0_plus_n"]
+    print("batch_size  " + "  ".join(f"{name:>22}" for name in columns))
+    for row in rows:
+        cells = [f"{row[name]['mean_s']:.3f} ({row[name]['min_s']:.3f})" for name in columns]
+        print(f"{row['batch_size']:>10}  " + "  ".join(f"{cell:>22}" for cell in cells))
 
 
 def main() -> None:
@@ -119,15 +140,10 @@ def main() -> None:
     rows = [bench_batch_size(smooth, images, args, size) for size in args.batch_size]
     # Other processes on the same cores inflate the timings: the load average tells.
     load = {"before": load_before, "after": os.getloadavg()[0]}
-    print(f"{args.noise} sigma={args.sigma}, {len(images)} {source} images, {torch.get_num_threads()} threads")
+    threads = torch.get_num_threads()
+    print(f"{args.noise} sigma={args.sigma}, {len(images)} {source} images, {threads} threads")
     print(f"1-minute load average {load['before']:.2f} before, {load['after']:.2f} after")
-    print("batch  certify s/img (median)  predict s/img (median)  noise / classify s per n0+n")
-    for row in rows:
-        print(
-            f"{row['batch_size']:>5}  {row['certify']['mean_s']:.3f} ({row['certify']['median_s']:.3f})"
-            f"           {row['predict']['mean_s']:.3f} ({row['predict']['median_s']:.3f})"
-            f"           {row['draw_noise_n0_plus_n']['mean_s']:.3f} / {row['classify_n0_plus_n']['mean_s']:.3f}"
-        )
+    print_table(rows)
     report = {
         "noise": args.noise,
         "sigma": args.sigma,

@@ -101,7 +101,9 @@ def test_far_from_the_boundary_the_vote_is_unanimous() -> None:
 
 def test_on_the_decision_boundary_both_abstain() -> None:
     x, model = two_pixels(0.5), smoothed()
-    abstained = [model.predict(x, n=1_000, alpha=0.05, generator=seeded(s)) == ABSTAIN for s in range(40)]
+    abstained = [
+        model.predict(x, n=1_000, alpha=0.05, generator=seeded(s)) == ABSTAIN for s in range(40)
+    ]
     # A fair vote is significant in about alpha = 5% of runs.
     assert sum(abstained) >= 32
     cert = model.certify(x, n0=100, n=2_000, alpha=0.05, generator=seeded(4))
@@ -111,7 +113,9 @@ def test_on_the_decision_boundary_both_abstain() -> None:
 
 def test_same_seed_same_result() -> None:
     x, model = two_pixels(0.52), smoothed()
-    assert model.certify(x, 100, 1_000, generator=seeded(5)) == model.certify(x, 100, 1_000, generator=seeded(5))
+    assert model.certify(x, 100, 1_000, generator=seeded(5)) == model.certify(
+        x, 100, 1_000, generator=seeded(5)
+    )
     first = model.class_counts(x, 1_000, 100, seeded(6))
     assert torch.equal(first, model.class_counts(x, 1_000, 100, seeded(6)))
     assert not torch.equal(first, model.class_counts(x, 1_000, 100, seeded(7)))

@@ -24,7 +24,10 @@ IMAGES = 2_000
 @pytest.fixture(scope="module")
 def shared_root() -> Path:
     root = shared_dir()
-    if not (root / "data" / "MNIST" / "raw").is_dir() or not (root / "checkpoints" / "levine2020").is_dir():
+    if (
+        not (root / "data" / "MNIST" / "raw").is_dir()
+        or not (root / "checkpoints" / "levine2020").is_dir()
+    ):
         pytest.skip(f"shared MNIST test split or levine2020 checkpoints not found under {root}")
     return root
 
@@ -39,7 +42,9 @@ def mnist(shared_root: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 def base_model(shared_root: Path, noise: str, sigma: float) -> nn.Module:
     net = MODELS.get("mnist_cnn")(1, 10, (28, 28))
-    state, _ = read_checkpoint(shared_root / "checkpoints" / "levine2020" / f"mnist_{noise}_sigma_{sigma}.pth")
+    state, _ = read_checkpoint(
+        shared_root / "checkpoints" / "levine2020" / f"mnist_{noise}_sigma_{sigma}.pth"
+    )
     net.load_state_dict(state)
     return net.eval()
 
@@ -48,7 +53,9 @@ def base_model(shared_root: Path, noise: str, sigma: float) -> nn.Module:
     ("noise", "sigma", "paper_accuracy"),
     [("wasserstein", 0.02, 79.72), ("laplace", 0.02, 67.08), ("wasserstein", 0.1, 30.26)],
 )
-def test_base_accuracy_under_noise_matches_table_1(shared_root: Path, mnist, noise, sigma, paper_accuracy) -> None:
+def test_base_accuracy_under_noise_matches_table_1(
+    shared_root: Path, mnist, noise, sigma, paper_accuracy
+) -> None:
     images, labels = mnist
     net = base_model(shared_root, noise, sigma)
     with torch.inference_mode():
@@ -59,9 +66,13 @@ def test_base_accuracy_under_noise_matches_table_1(shared_root: Path, mnist, noi
 
 def test_certify_real_images(shared_root: Path, mnist) -> None:
     images, labels = mnist
-    smooth = SmoothedClassifier(base_model(shared_root, "wasserstein", 0.01), 10, "wasserstein", 0.01)
+    smooth = SmoothedClassifier(
+        base_model(shared_root, "wasserstein", 0.01), 10, "wasserstein", 0.01
+    )
     largest = wasserstein_radius(0.05 ** (1 / 2_000), 0.01)
     for index in range(3):
-        cert = smooth.certify(images[index], n0=100, n=2_000, generator=torch.Generator().manual_seed(index))
+        cert = smooth.certify(
+            images[index], n0=100, n=2_000, generator=torch.Generator().manual_seed(index)
+        )
         assert cert.prediction in (int(labels[index]), ABSTAIN)
         assert 0.0 <= cert.radius <= largest

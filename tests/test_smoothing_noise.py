@@ -32,8 +32,11 @@ def test_flow_divergence_follows_definition_3_1() -> None:
     expected = torch.tensor(
         [
             [
-                float(x[i, j]) + flow(vertical, i - 1, j) - flow(vertical, i, j)
-                + flow(horizontal, i, j - 1) - flow(horizontal, i, j)
+                float(x[i, j])
+                + flow(vertical, i - 1, j)
+                - flow(vertical, i, j)
+                + flow(horizontal, i, j - 1)
+                - flow(horizontal, i, j)
                 for j in range(m)
             ]
             for i in range(n)
@@ -63,7 +66,9 @@ def test_wasserstein_noise_conserves_mass_per_channel() -> None:
 
 
 def test_laplace_sampler_has_requested_std_and_laplace_shape() -> None:
-    samples = laplace_(torch.empty(400_000, dtype=torch.float64), 0.2, torch.Generator().manual_seed(3))
+    samples = laplace_(
+        torch.empty(400_000, dtype=torch.float64), 0.2, torch.Generator().manual_seed(3)
+    )
     assert abs(float(samples.mean())) < 0.002
     assert float(samples.std()) == pytest.approx(0.2, rel=0.02)
     # Mean absolute value of Laplace(0, b) is the scale b = std / sqrt(2).
@@ -81,7 +86,9 @@ def test_wasserstein_pixel_variance_counts_incident_flows() -> None:
     x = torch.rand(1, 6, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     variance = _pixel_std("wasserstein", sigma, x, 40_000)[0] ** 2 / sigma**2
     corners = variance[[0, 0, -1, -1], [0, -1, 0, -1]]
-    edges = torch.cat([variance[0, 1:-1], variance[-1, 1:-1], variance[1:-1, 0], variance[1:-1, -1]])
+    edges = torch.cat(
+        [variance[0, 1:-1], variance[-1, 1:-1], variance[1:-1, 0], variance[1:-1, -1]]
+    )
     interior = variance[1:-1, 1:-1]
     # A pixel's noise is a signed sum of its incident flows (2, 3 or 4), each of variance sigma^2.
     assert float(corners.mean()) == pytest.approx(2.0, rel=0.04)
@@ -108,7 +115,10 @@ def test_noise_scales_with_each_images_own_mass() -> None:
 @pytest.mark.parametrize("name", ["wasserstein", "laplace"])
 def test_zero_mass_image_gets_no_noise(name: str) -> None:
     x = torch.zeros(1, 5, 5)
-    assert torch.equal(build_noise(name, 0.1).copies(x, 3, torch.Generator().manual_seed(0)), torch.zeros(3, 1, 5, 5))
+    assert torch.equal(
+        build_noise(name, 0.1).copies(x, 3, torch.Generator().manual_seed(0)),
+        torch.zeros(3, 1, 5, 5),
+    )
 
 
 @pytest.mark.parametrize("name", ["wasserstein", "laplace"])

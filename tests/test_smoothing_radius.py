@@ -28,7 +28,7 @@ def test_wasserstein_radius_reproduces_paper_median_order_of_magnitude() -> None
     # n = 10,000 unanimous votes at alpha = 0.05 bound p below by 0.05 ** (1 / 10,000); the paper's
     # Table 1 medians for sigma = 0.01 (0.0132) must lie below this largest certifiable radius.
     largest = wasserstein_radius(0.05 ** (1 / 10_000), 0.01)
-    assert largest == pytest.approx(0.0025 * math.log((0.05 ** 1e-4) / (1 - 0.05 ** 1e-4)), rel=1e-12)
+    assert largest == pytest.approx(0.0025 * math.log((0.05**1e-4) / (1 - 0.05**1e-4)), rel=1e-12)
     assert 0.0132 < largest < 0.021
 
 
@@ -43,6 +43,8 @@ def test_probability_outside_half_to_one_is_rejected(p: float) -> None:
         wasserstein_radius(p, 0.1)
 
 
-@pytest.mark.parametrize(("name", "radius"), [("wasserstein", wasserstein_radius), ("laplace", laplace_radius)])
+@pytest.mark.parametrize(
+    ("name", "radius"), [("wasserstein", wasserstein_radius), ("laplace", laplace_radius)]
+)
 def test_each_noise_model_knows_its_radius(name: str, radius) -> None:
     assert build_noise(name, 0.02).radius(0.97) == radius(0.97, 0.02)

@@ -101,7 +101,9 @@ class SmoothedClassifier:
         probability at least 1 - alpha, a non-abstaining result is robust within the radius."""
         _check_counts(n0=n0, n=n)
         if n0 > n:
-            raise ConfigError(f"n0 (selection samples) must be <= n (estimation samples), got {n0} > {n}")
+            raise ConfigError(
+                f"n0 (selection samples) must be <= n (estimation samples), got {n0} > {n}"
+            )
         _check_alpha(alpha)
         guess = int(self.class_counts(x, n0, batch_size, generator).argmax())
         hits = int(self.class_counts(x, n, batch_size, generator)[guess])

@@ -86,7 +86,9 @@ class NoiseModel(ABC):
         noise = self._draw((m, *x.shape), x, generator)
         return noise.mul_(x.sum()).add_(x)
 
-    def _draw(self, shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None) -> Tensor:
+    def _draw(
+        self, shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
         return self.unit_noise(shape, dtype=like.dtype, device=like.device, generator=generator)
 
 
@@ -151,4 +153,6 @@ def build_noise(name: str, sigma: float) -> NoiseModel:
 def _check_images(x: Tensor, ndim: int) -> None:
     if x.ndim != ndim or not x.is_floating_point():
         layout = "(B, C, H, W)" if ndim == 4 else "(C, H, W)"
-        raise ConfigError(f"expected a floating-point tensor {layout}, got {x.dtype} {tuple(x.shape)}")
+        raise ConfigError(
+            f"expected a floating-point tensor {layout}, got {x.dtype} {tuple(x.shape)}"
+        )
