@@ -119,7 +119,8 @@ def exact_cost(x, y, cost, local=True, partial=False, mass_rtol=1e-4, p=None, me
     costs = np.zeros(len(xs))
     for b in range(len(xs)):
         _check_masses(xs[b].sum(axis=(1, 2)), ys[b].sum(axis=(1, 2)), mass_rtol, b, partial)
-        total = sum(_channel_cost(xs[b, ch], ys[b, ch], c, ground, partial)
-                    for ch in range(xs.shape[1]))
+        total = sum(
+            _channel_cost(xs[b, ch], ys[b, ch], c, ground, partial) for ch in range(xs.shape[1])
+        )
         costs[b] = total / mass_x[b]
     return ExactCost(costs, mass_x, mass_y)

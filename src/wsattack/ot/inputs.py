@@ -84,6 +84,7 @@ def check_duals(duals: Duals | None, x: torch.Tensor) -> Duals | None:
         raise ConfigError(f"duals have shape {tuple(duals.alpha.shape)} but x has {tuple(x.shape)}")
     if duals.psi.shape != (x.shape[0],):
         raise ConfigError(f"duals.psi must have shape ({x.shape[0]},)")
-    if torch.isnan(duals.beta).any() or not torch.isfinite(duals.psi).all() or (duals.psi < 0).any():
+    bad_psi = not torch.isfinite(duals.psi).all() or (duals.psi < 0).any()
+    if torch.isnan(duals.beta).any() or bad_psi:
         raise ConfigError("duals.beta must not be NaN and duals.psi must be finite and >= 0")
     return duals.to(dtype=x.dtype, device=x.device)

@@ -7,7 +7,7 @@ never leaves the image, and each channel is its own plane, so mass never changes
 
 When C[di, dj] = a[di] + b[dj] (p=2 Euclidean, i.e. di^2 + dj^2, and p=1 cityblock), the sum
 factorises into a horizontal pass and a vertical pass of k terms each instead of k*k terms;
-measured on 2 CPU cores (batch 100, 28 x 28, k=7) that is 2.4 ms instead of 6.4 ms per sum.
+measured on one CPU core (batch 100, 28 x 28, k=7) that is 2.8 ms instead of 6.4 ms per sum.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ class LocalCost:
         self.c_fwd = cost.to(dtype=dtype, device=device)
         self.c_bwd = flipped.to(dtype=dtype, device=device)
         if parts is not None:
-            a, b = (t.to(dtype=dtype, device=device) for t in parts)
+            a, b = (t.tolist() for t in parts)
             self.ab_fwd = (a, b)
-            self.ab_bwd = (a.flip(0), b.flip(0))
+            self.ab_bwd = (a[::-1], b[::-1])
 
     def _pad(self, v: torch.Tensor) -> torch.Tensor:
         r = self.r
@@ -86,19 +86,48 @@ class LocalCost:
         return lse.view(shape), mean[:, :, 0].reshape(shape), mean[:, :, 1].reshape(shape)
 
     def _lse_separable(self, v, psi, a, b, stats=False):
-        psi = psi.view(-1, 1, 1, 1, 1)
         # Horizontal pass over the padded rows, then a vertical pass over its result.
-        scores = self._pad(v).unfold(3, self.k, 1) - psi * b
-        inner = torch.logsumexp(scores, dim=-1)
-        outer_scores = inner.unfold(2, self.k, 1) - psi * a
-        lse = torch.logsumexp(outer_scores, dim=-1)
+        psi = psi.view(-1, 1, 1, 1)
+        H, W = v.shape[-2:]
+        inner, w_in, tot_in = _axis_lse(self._pad(v), psi, b, dim=3, n=W)
+        lse, w_out, tot_out = _axis_lse(inner, psi, a, dim=2, n=H)
         if not stats:
             return (lse,)
-        # Means of C = a + b under the plan: E[b] per row window, then mixed over rows with a.
-        w_in = torch.exp(scores - _safe(inner).unsqueeze(-1))
-        mb = (w_in @ b).unfold(2, self.k, 1)
-        mb2 = (w_in @ (b * b)).unfold(2, self.k, 1)
-        w_out = torch.exp(outer_scores - _safe(lse).unsqueeze(-1))
-        mean_c = (w_out * (a + mb)).sum(-1)
-        mean_c2 = (w_out * (a * a + 2 * a * mb + mb2)).sum(-1)
+        # C = a + b: E[b] and E[b^2] per padded row position, then mixed over rows with a.
+        mb = _weighted(w_in, tot_in, b)
+        mb2 = _weighted(w_in, tot_in, [bd * bd for bd in b])
+        rows = [mb.narrow(2, d, H) for d in range(self.k)]
+        rows2 = [mb2.narrow(2, d, H) for d in range(self.k)]
+        mean_c = _weighted(w_out, tot_out, [r + ad for r, ad in zip(rows, a, strict=True)])
+        mean_c2 = _weighted(
+            w_out,
+            tot_out,
+            [r2 + (2 * ad) * r + ad * ad for r, r2, ad in zip(rows, rows2, a, strict=True)],
+        )
         return lse, mean_c, mean_c2
+
+
+def _axis_lse(v, psi, costs, dim, n):
+    """log sum_d exp(v.narrow(dim, d, n) - psi c_d), with the weights exp(. - max) and their sum.
+
+    Contiguous shifted slices instead of an unfolded (..., k) view: reductions over a last dim
+    of 5 or 7 vectorise poorly, and this is ~1.5x faster on CPU.
+    """
+    terms = [v.narrow(dim, d, n) - psi * c for d, c in enumerate(costs)]
+    top = terms[0]
+    for t in terms[1:]:
+        top = torch.maximum(top, t)
+    top = _safe(top)
+    weights = [torch.exp(t - top) for t in terms]
+    total = weights[0]
+    for wd in weights[1:]:
+        total = total + wd
+    return torch.log(total) + top, weights, total
+
+
+def _weighted(weights, total, values):
+    """sum_d weights[d] * values[d] / total; total >= 1 unless the window is empty (all 0)."""
+    acc = weights[0] * values[0]
+    for wd, val in zip(weights[1:], values[1:], strict=True):
+        acc = acc + wd * val
+    return acc / total.clamp_min(1.0)

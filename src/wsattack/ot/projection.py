@@ -1,4 +1,4 @@
-"""Public entry points: projection onto a local Wasserstein ball and the linear-objective variant."""
+"""Public entry points: projection onto a local Wasserstein ball, and its linear variant."""
 
 from __future__ import annotations
 
@@ -16,14 +16,24 @@ def _run(x, target, eps, cost, objective_cls, name, lam, max_iter, tol_dual, tol
         duals = check_duals(duals, prob.x)
         local = LocalCost(torch.as_tensor(cost), prob.x.dtype, prob.x.device)
         objective = objective_cls(prob.target, float(lam))
-        res = solve(prob.x, prob.eps, objective, local, float(lam), int(max_iter),
-                    tol_dual, tol_marginal, duals)
+        res = solve(
+            prob.x,
+            prob.eps,
+            objective,
+            local,
+            float(lam),
+            int(max_iter),
+            tol_dual,
+            tol_marginal,
+            duals,
+        )
         z = (res.z * prob.mass.view(-1, 1, 1, 1)).to(x.dtype)
     return Projection(z, res.duals, res.iterations, res.converged, res.cost, res.marginal)
 
 
-def project(x, w, eps, cost, lam=1000.0, max_iter=50, tol_dual=1e-4, tol_marginal=1e-4,
-            duals=None) -> Projection:
+def project(
+    x, w, eps, cost, lam=1000.0, max_iter=50, tol_dual=1e-4, tol_marginal=1e-4, duals=None
+) -> Projection:
     """Approximately project w onto the eps-Wasserstein ball around x (Wong et al. 2019, sec. 4).
 
     Solves the entropy-regularized projection (eq. 6) through its dual (Lemma 1, eq. 7-8) with
@@ -42,12 +52,14 @@ def project(x, w, eps, cost, lam=1000.0, max_iter=50, tol_dual=1e-4, tol_margina
     and local transport cost <= eps, even before convergence (details in `sinkhorn.py`).
     Computes in float64 for float64 x, else float32; z has x's dtype and device.
     """
-    return _run(x, w, eps, cost, QuadraticObjective, "w", lam, max_iter, tol_dual, tol_marginal,
-                duals)
+    return _run(
+        x, w, eps, cost, QuadraticObjective, "w", lam, max_iter, tol_dual, tol_marginal, duals
+    )
 
 
-def project_linear(x, g, eps, cost, lam=1000.0, max_iter=50, tol_dual=1e-4, tol_marginal=1e-4,
-                   duals=None) -> Projection:
+def project_linear(
+    x, g, eps, cost, lam=1000.0, max_iter=50, tol_dual=1e-4, tol_marginal=1e-4, duals=None
+) -> Projection:
     """Maximize g^T z over the entropic eps-Wasserstein ball around x (eq. 14, appendix D).
 
     Primal: max g^T z - (1/lam) sum Pi log Pi s.t. Pi 1 = x, Pi^T 1 = z, <Pi, C> <= eps, on
@@ -57,5 +69,4 @@ def project_linear(x, g, eps, cost, lam=1000.0, max_iter=50, tol_dual=1e-4, tol_
     and eq. 11-12 steps of Algorithm 2. Same arguments, stopping rule and feasibility guarantee
     as `project`; z is the steepest-ascent point for a Wasserstein-geometry attack step.
     """
-    return _run(x, g, eps, cost, LinearObjective, "g", lam, max_iter, tol_dual, tol_marginal,
-                duals)
+    return _run(x, g, eps, cost, LinearObjective, "g", lam, max_iter, tol_dual, tol_marginal, duals)

@@ -179,8 +179,17 @@ def solve(x, eps, objective, cost: LocalCost, lam, max_iter, tol_dual, tol_margi
     if duals is None:
         duals = Duals(log_x, objective.initial_beta(), torch.ones_like(eps))
     beta = objective.initial_beta() if isinstance(objective, LinearObjective) else duals.beta
-    work = _Work(torch.arange(B, device=x.device), x, log_x, eps, duals.alpha, beta, duals.psi,
-                 inf.clone(), inf.clone())
+    work = _Work(
+        torch.arange(B, device=x.device),
+        x,
+        log_x,
+        eps,
+        duals.alpha,
+        beta,
+        duals.psi,
+        inf.clone(),
+        inf.clone(),
+    )
     res = _Result(x)
     for it in range(max_iter + 1):
         log_rows = cost.forward(work.beta, work.psi) - 1.0
@@ -200,8 +209,12 @@ def solve(x, eps, objective, cost: LocalCost, lam, max_iter, tol_dual, tol_margi
             log_s, mean_c, mean_c2 = log_s[keep], mean_c[keep], mean_c2[keep]
         work.beta = objective.beta_step(work.beta, log_s)
         col_mass = torch.exp(work.beta + log_s)
-        g = (_sum(torch.where(work.x > 0, work.x * work.alpha, 0.0))
-             + objective.dual_terms(work.beta, lam) - work.psi * work.eps - _sum(col_mass))
+        g = (
+            _sum(torch.where(work.x > 0, work.x * work.alpha, 0.0))
+            + objective.dual_terms(work.beta, lam)
+            - work.psi * work.eps
+            - _sum(col_mass)
+        )
         work.g_change = torch.abs(g - work.g) / (1.0 + torch.abs(g))
         work.g = g
         work.psi = _psi_step(work.psi, work.eps, col_mass, mean_c, mean_c2)
