@@ -83,7 +83,7 @@ class Trainer:
 
     def _run_epoch(self, epoch: int, start_batch: int, totals: EpochTotals) -> None:
         self.model.train()
-        bar = tqdm(self._batches(epoch), total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{self.cfg.epochs}", leave=False)
+        bar = tqdm(self._batches(epoch), total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{self.cfg.epochs}", leave=False, mininterval=1.0)
         for b, (images, labels, _) in enumerate(bar):
             if b < start_batch:
                 continue
