@@ -43,7 +43,9 @@ def _infer_ground(cost: np.ndarray) -> tuple[float, str]:
 
 
 def _distance(di, dj, metric):
-    return np.hypot(di, dj) if metric == "euclidean" else np.abs(di) + np.abs(dj)
+    if metric == "euclidean":
+        return np.sqrt(di * di + dj * dj)
+    return np.abs(di) + np.abs(dj)
 
 
 def _pair_costs(src, dst, cost, ground):
@@ -52,6 +54,8 @@ def _pair_costs(src, dst, cost, ground):
     dj = dst[None, :, 1] - src[:, None, 1]
     if ground is not None:
         p, metric = ground
+        if metric == "euclidean":
+            return (di * di + dj * dj) ** (p / 2), None
         return _distance(di, dj, metric) ** p, None
     r = cost.shape[0] // 2
     inside = (np.abs(di) <= r) & (np.abs(dj) <= r)

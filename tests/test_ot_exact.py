@@ -1,0 +1,71 @@
+"""wsattack.ot.exact_cost: local vs full costs, mass checks, partial transport."""
+
+import numpy as np
+import pytest
+import torch
+
+from wsattack.ot import exact_cost, wasserstein_cost
+
+
+def _pair():
+    x = torch.zeros(1, 2, 6, 7, dtype=torch.float64)
+    x[0, 0, 1, 1] = 2.0
+    x[0, 1, 4, 5] = 1.0
+    y = torch.zeros_like(x)
+    y[0, 0, 1, 2] = 1.0  # half of channel 0 moves one cell (cost 1 per unit)
+    y[0, 0, 3, 1] = 1.0  # the other half two cells (cost 4 per unit under p=2)
+    y[0, 1, 4, 5] = 1.0
+    return x, y
+
+
+def test_cost_is_per_unit_mass_of_x():
+    x, y = _pair()
+    res = exact_cost(x, y, wasserstein_cost(5))
+    np.testing.assert_allclose(res.cost, [(1.0 * 1 + 1.0 * 4) / 3.0])
+    np.testing.assert_allclose(res.mass_x, [3.0])
+    np.testing.assert_allclose(res.mass_y, [3.0])
+
+
+def test_local_window_is_enforced():
+    x, y = _pair()
+    assert np.isinf(exact_cost(x, y, wasserstein_cost(3)).cost[0])  # a 2-cell move needs k >= 5
+    full = exact_cost(x, y, wasserstein_cost(3), local=False, p=2, metric="euclidean")
+    np.testing.assert_allclose(full.cost, [5.0 / 3.0])
+
+
+def test_full_cost_infers_ground_metric():
+    x, y = _pair()
+    res = exact_cost(x, y, wasserstein_cost(5, p=1, metric="l1"), local=False)
+    np.testing.assert_allclose(res.cost, [(1.0 + 2.0) / 3.0])
+    with pytest.raises(ValueError, match="p and metric"):
+        exact_cost(x, y, wasserstein_cost(3), local=False)
+
+
+def test_mass_mismatch_is_reported():
+    x, y = _pair()
+    y[0, 0, 3, 1] = 0.5
+    with pytest.raises(ValueError, match="mass of x 3 and of y 2.5"):
+        exact_cost(x, y, wasserstein_cost(5))
+    # mass moved between channels is also a mismatch
+    z = x.clone()
+    z[0, 1, 4, 5] = 0.0
+    z[0, 0, 1, 1] = 3.0
+    with pytest.raises(ValueError, match="per channel"):
+        exact_cost(x, z, wasserstein_cost(5))
+
+
+def test_partial_transports_the_smaller_mass():
+    x, y = _pair()
+    y[0, 0, 3, 1] = 0.0  # clamping removed the far half: it is simply not transported
+    res = exact_cost(x, y, wasserstein_cost(5), partial=True)
+    np.testing.assert_allclose(res.cost, [1.0 / 3.0], atol=1e-12)
+
+
+def test_bad_inputs():
+    x, y = _pair()
+    with pytest.raises(ValueError, match="shape"):
+        exact_cost(x, y[:, :1], wasserstein_cost(5))
+    with pytest.raises(ValueError, match="non-negative"):
+        exact_cost(-x, y, wasserstein_cost(5))
+    with pytest.raises(ValueError, match="odd"):
+        exact_cost(x, y, torch.zeros(2, 2))
