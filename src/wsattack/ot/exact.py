@@ -35,17 +35,18 @@ def _infer_ground(cost: np.ndarray) -> tuple[float, str]:
     if k < 5:
         raise ConfigError("local=False needs p and metric (a 3x3 cost does not determine them)")
     p = math.log2(cost[r, r + 2])
+    offsets = np.arange(-r, r + 1)
     for metric in ("euclidean", "l1"):
-        d = _distance(np.arange(-r, r + 1)[:, None], np.arange(-r, r + 1)[None, :], metric)
-        if np.allclose(d**p, cost, rtol=1e-9):
+        if np.allclose(_ground(offsets[:, None], offsets[None, :], p, metric), cost, rtol=1e-9):
             return p, metric
     raise ConfigError("local=False: the cost is not d**p of a known metric; pass p and metric")
 
 
-def _distance(di, dj, metric):
+def _ground(di, dj, p, metric):
+    """d**p for pixel offsets, as in `wasserstein_cost` but over any range."""
     if metric == "euclidean":
-        return np.sqrt(di * di + dj * dj)
-    return np.abs(di) + np.abs(dj)
+        return (di * di + dj * dj) ** (p / 2)
+    return (np.abs(di) + np.abs(dj)) ** p
 
 
 def _pair_costs(src, dst, cost, ground):
@@ -53,10 +54,7 @@ def _pair_costs(src, dst, cost, ground):
     di = dst[None, :, 0] - src[:, None, 0]
     dj = dst[None, :, 1] - src[:, None, 1]
     if ground is not None:
-        p, metric = ground
-        if metric == "euclidean":
-            return (di * di + dj * dj) ** (p / 2), None
-        return _distance(di, dj, metric) ** p, None
+        return _ground(di, dj, *ground), None
     r = cost.shape[0] // 2
     inside = (np.abs(di) <= r) & (np.abs(dj) <= r)
     local = cost[np.clip(di + r, 0, 2 * r), np.clip(dj + r, 0, 2 * r)]
