@@ -1,0 +1,24 @@
+"""Build an attack from the `attack` and `schedule` config groups."""
+
+from __future__ import annotations
+
+import inspect
+
+from omegaconf import OmegaConf
+
+from wsattack.attacks.registry import ATTACKS
+from wsattack.errors import ConfigError
+
+
+def build_attack(model, attack_cfg, schedule_cfg):
+    """`ATTACKS[attack.name](model, **attack.params, schedule=schedule.name, **schedule)`."""
+    factory = ATTACKS.get(attack_cfg.name)
+    kwargs = OmegaConf.to_container(attack_cfg.params, resolve=True) if attack_cfg.get("params") else {}
+    schedule = OmegaConf.to_container(schedule_cfg, resolve=True)
+    kwargs.update(schedule=schedule.pop("name"), **schedule)
+    accepted = inspect.signature(factory).parameters
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        valid = ", ".join(k for k in accepted if k != "model")
+        raise ConfigError(f"attack {attack_cfg.name!r} does not take {unknown}; it takes: {valid}")
+    return factory(model, **kwargs)

@@ -1,0 +1,127 @@
+"""Projected gradient descent over a threat-model ball with a radius schedule.
+
+Only the examples not yet fooled are stepped and projected, and the Wasserstein ball's dual
+variables are carried from one step to the next (warm start). One forward pass per iteration
+serves both the success check of the current iterate and the gradient of the next step.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from wsattack.attacks.result import NOT_FOOLED, AttackResult
+from wsattack.attacks.schedules import Stage
+from wsattack.errors import ConfigError
+from wsattack.ot import Duals
+
+
+class PGD:
+    """`PGD(model, ball, step, schedule)(images, labels, targets=None) -> AttackResult`.
+
+    model: maps [0,1] images to logits (in eval mode; its parameters are never changed).
+    ball: `WassersteinBall` or `LpBall`. step: a function (adv, grad, alpha) -> adv.
+    schedule: a list of `Stage`s. clamp: clip to [0,1] after each projection (the paper's).
+    targets: in targeted mode, the class each example should be pushed to (success: predicted).
+    """
+
+    def __init__(self, model, ball, step, schedule: list[Stage], alpha: float = 0.1, clamp: bool = True):
+        if alpha <= 0:
+            raise ConfigError(f"attack.alpha must be positive, got {alpha}")
+        self.model, self.ball, self.step, self.schedule = model, ball, step, schedule
+        self.alpha, self.clamp = alpha, clamp
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None) -> AttackResult:
+        device = next(self.model.parameters()).device
+        x, labels = images.to(device), labels.to(device)
+        targets = None if targets is None else targets.to(device)
+        with torch.no_grad():
+            clean_pred = self.model(x).argmax(1)
+        run = _Run(x, labels, targets, clean_pred, self._fooled(clean_pred, labels, targets))
+        for stage in self.schedule:
+            for t in range(stage.iterations):
+                if not self._iterate(run, stage.radius(t)):
+                    break
+        self._check(run, run.active())
+        return run.result(clean_pred)
+
+    @staticmethod
+    def _fooled(pred, labels, targets) -> torch.Tensor:
+        return pred != labels if targets is None else pred == targets
+
+    def _iterate(self, run: _Run, eps: float) -> bool:
+        """Check the current iterates and step the ones still standing; False when none are."""
+        active = run.active()
+        if len(active) == 0:
+            return False
+        grad, standing = self._check(run, active)
+        if len(standing) == 0:
+            return False
+        stepped = self.step(run.adv[standing], grad[~run.fooled[active]], self.alpha)
+        radius = torch.full((len(standing),), eps, device=run.adv.device, dtype=torch.float64)
+        projected, duals = self.ball.project(run.x[standing], stepped, radius, run.duals_for(standing))
+        run.store_duals(standing, duals)
+        run.adv[standing] = projected.clamp(0, 1) if self.clamp else projected
+        run.radius[standing] = eps
+        run.iterations[standing] += 1
+        return True
+
+    def _check(self, run: _Run, active: torch.Tensor):
+        """Success check of `active`'s iterates; returns the loss gradient and those still standing."""
+        adv = run.adv[active].detach().requires_grad_(True)
+        with torch.enable_grad():
+            logits = self.model(adv)
+            goal = run.labels[active] if run.targets is None else run.targets[active]
+            loss = F.cross_entropy(logits, goal, reduction="sum")
+            (grad,) = torch.autograd.grad(loss if run.targets is None else -loss, adv)
+        pred = logits.argmax(1).detach()
+        hit = self._fooled(pred, run.labels[active], None if run.targets is None else run.targets[active])
+        run.adv_pred[active] = pred
+        newly = active[hit]
+        run.fooled[newly] = True
+        run.eps_found[newly] = run.radius[newly]
+        return grad, active[~hit]
+
+
+class _Run:
+    """Mutable per-batch state of one attack call."""
+
+    def __init__(self, x, labels, targets, clean_pred, fooled):
+        self.x, self.labels, self.targets = x, labels, targets
+        self.adv = x.clone()
+        self.fooled = fooled.clone()
+        self.adv_pred = clean_pred.clone()
+        self.radius = torch.zeros(len(x), device=x.device, dtype=torch.float64)
+        self.eps_found = torch.where(fooled, 0.0, NOT_FOOLED).to(device=x.device, dtype=torch.float64)
+        self.iterations = torch.zeros(len(x), dtype=torch.long, device=x.device)
+        self.duals = None
+
+    def active(self) -> torch.Tensor:
+        return (~self.fooled).nonzero().squeeze(1)
+
+    def duals_for(self, rows: torch.Tensor):
+        return None if self.duals is None else self.duals[rows]
+
+    def store_duals(self, rows: torch.Tensor, duals: Duals | None) -> None:
+        """Keep the rows' duals; the first projection covers every row a later one can ask for,
+        because the set of examples still standing only shrinks."""
+        if duals is None:
+            return
+        if self.duals is None:
+            self.duals = _empty_like_duals(duals, len(self.x))
+        self.duals.update(rows, duals)
+
+    def result(self, clean_pred) -> AttackResult:
+        return AttackResult(
+            self.adv.detach(), self.fooled, self.eps_found, self.iterations, clean_pred, self.adv_pred,
+            self.radius,
+        )
+
+
+def _empty_like_duals(duals: Duals, batch: int) -> Duals:
+    """Full-batch dual storage shaped like `duals`."""
+
+    def full(t):
+        return torch.zeros((batch, *t.shape[1:]), dtype=t.dtype, device=t.device)
+
+    return Duals(full(duals.alpha), full(duals.beta), full(duals.psi))

@@ -1,0 +1,50 @@
+"""Radius schedules: which ball radius each PGD iteration projects onto."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wsattack.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Stage:
+    """`iterations` PGD steps whose t-th step uses radius `radius(t)`."""
+
+    radius: Callable[[int], float]
+    iterations: int
+
+
+def geometric(eps0: float = 0.3, growth: float = 1.1, every: int = 10, max_iter: int = 200) -> list[Stage]:
+    """The paper's schedule (section 5): start at eps0 and multiply the radius of the examples not
+    yet fooled by `growth` every `every` iterations, until fooled or `max_iter` iterations."""
+    _positive(eps0=eps0, every=every, max_iter=max_iter)
+    if growth < 1:
+        raise ConfigError(f"schedule.growth must be >= 1, got {growth}")
+    return [Stage(lambda t: eps0 * growth ** (t // every), int(max_iter))]
+
+
+def fixed(radii=(0.1, 0.3, 0.5, 1.0), max_iter: int = 100) -> list[Stage]:
+    """Each radius attacked in turn, smallest first, with `max_iter` steps; an example broken at a
+    smaller radius is not attacked again (a smaller ball lies inside every larger one)."""
+    radii = sorted(float(r) for r in radii)
+    if not radii:
+        raise ConfigError("schedule.radii must list at least one radius")
+    _positive(max_iter=max_iter, **{f"radii[{i}]": r for i, r in enumerate(radii)})
+    return [Stage(lambda t, r=r: r, int(max_iter)) for r in radii]
+
+
+SCHEDULES = {"geometric": geometric, "fixed": fixed}
+
+
+def build_schedule(name: str, **kwargs) -> list[Stage]:
+    if name not in SCHEDULES:
+        raise ConfigError(f"unknown schedule {name!r}; choose from: {', '.join(sorted(SCHEDULES))}")
+    return SCHEDULES[name](**kwargs)
+
+
+def _positive(**values) -> None:
+    for key, value in values.items():
+        if value <= 0:
+            raise ConfigError(f"schedule.{key} must be positive, got {value}")

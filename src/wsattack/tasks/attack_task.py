@@ -1,0 +1,185 @@
+"""`wsattack attack`: attack a model batch by batch, verify every example, write CSVs and plots.
+
+examples.csv columns: idx, label, clean_pred, adv_pred, clean_correct (1/0), success (1/0),
+eps_found (0 when the clean image is already misclassified, inf when never fooled), iterations,
+exact_cost (exact distance of adv to the clean image in the ball's units; for the Wasserstein
+ball the exact local transport cost per unit clean mass, of the mass adv keeps after clamping),
+verified (1: exact_cost within the recorded radius, 0: outside it, -1: attack.verify=false),
+mass_change (relative change of total mass, from clamping to [0,1]), linf, l2, time_s (attack and
+verification time per image), target (-1 when untargeted).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from wsattack.attacks.build import build_attack
+from wsattack.attacks.verify import verify
+from wsattack.data import ImageData
+from wsattack.errors import ConfigError
+from wsattack.results import ResultTable
+from wsattack.results.plots import plot_curves, plot_examples
+from wsattack.results.robustness import accuracy_at, accuracy_curve
+from wsattack.tasks.registry import register_task
+from wsattack.tasks.setup import load_data, load_model, prepare
+
+log = logging.getLogger("wsattack")
+UNTARGETED = -1
+EXAMPLE_COLUMNS = [
+    "idx", "label", "clean_pred", "adv_pred", "clean_correct", "success", "eps_found", "iterations",
+    "exact_cost", "verified", "mass_change", "linf", "l2", "time_s", "target",
+]
+PARTS = "adversarial_parts"
+
+
+@register_task("attack", "adversarial attack (examples.csv, accuracy_vs_eps.csv/png, examples.png, adversarial.pt)")
+def run_attack(cfg, run_dir: Path) -> None:
+    device = prepare(cfg)
+    data = load_data(cfg)
+    model = load_model(cfg, data, device)
+    model.requires_grad_(False)
+    attack = build_attack(model, cfg.attack, cfg.schedule)
+    jobs = _jobs(data, cfg.attack.get("target"))
+    table = ResultTable(run_dir / "examples.csv", EXAMPLE_COLUMNS)
+    _attack_remaining(attack, data, jobs, table, run_dir, cfg.attack)
+    _finish(table.read(), run_dir, cfg)
+
+
+def _jobs(data: ImageData, target) -> dict[str, torch.Tensor]:
+    """(image row, target) pairs: one per image, or one per (image, other class) for target=all."""
+    rows = torch.arange(len(data))
+    if target is None:
+        return {"row": rows, "target": torch.full_like(rows, UNTARGETED)}
+    if str(target) == "all":
+        classes = torch.arange(data.num_classes)
+        pairs = [(r, c) for r in rows.tolist() for c in classes.tolist() if c != data.labels[r]]
+        return {"row": torch.tensor([p[0] for p in pairs]), "target": torch.tensor([p[1] for p in pairs])}
+    if not (isinstance(target, int) and 0 <= target < data.num_classes):
+        raise ConfigError(f"attack.target must be null, all, or a class in [0, {data.num_classes - 1}], got {target!r}")
+    keep = data.labels != target
+    return {"row": rows[keep], "target": torch.full((int(keep.sum()),), target)}
+
+
+def _attack_remaining(attack, data: ImageData, jobs, table: ResultTable, run_dir: Path, attack_cfg) -> None:
+    """Attack the (image, target) jobs not yet in examples.csv, one batch at a time."""
+    done = {tuple(k) for k in table.read()[["idx", "target"]].itertuples(index=False)}
+    keys = list(zip(data.indices[jobs["row"]].tolist(), jobs["target"].tolist(), strict=True))
+    pending = torch.tensor([j for j, key in enumerate(keys) if key not in done], dtype=torch.long)
+    if len(done):
+        log.info("resuming: %d of %d examples already in %s", len(done), len(keys), table.path)
+    batch_size = int(attack_cfg.batch_size)
+    if batch_size <= 0:
+        raise ConfigError(f"attack.batch_size must be positive, got {batch_size}")
+    frame = table.read()
+    fooled, seen = int(frame["success"].sum()), len(frame)
+    bar = tqdm(total=len(keys), initial=len(keys) - len(pending), desc="attack", unit="img")
+    for start in range(0, len(pending), batch_size):
+        chosen = pending[start : start + batch_size]
+        rows = _attack_batch(attack, data, jobs["row"][chosen], jobs["target"][chosen], run_dir, attack_cfg.verify)
+        table.append(rows)
+        fooled, seen = fooled + sum(r["success"] for r in rows), seen + len(rows)
+        bar.update(len(rows))
+        bar.set_postfix(success=f"{fooled / seen:.1%}")
+    bar.close()
+
+
+def _attack_batch(attack, data: ImageData, rows: torch.Tensor, targets: torch.Tensor, run_dir: Path, check: bool):
+    start = time.perf_counter()
+    images, labels = data.images[rows], data.labels[rows]
+    targeted = bool((targets != UNTARGETED).any())
+    result = attack(images, labels, targets if targeted else None)
+    checked = verify(attack.ball, images, result)
+    per_image = (time.perf_counter() - start) / len(rows)
+    _save_part(run_dir, data.indices[rows], targets, images, result, labels)
+    return [
+        {
+            "idx": int(data.indices[r]),
+            "label": int(labels[i]),
+            "clean_pred": int(result.clean_pred[i]),
+            "adv_pred": int(result.adv_pred[i]),
+            "clean_correct": int(result.clean_pred[i] == labels[i]),
+            "success": int(result.success[i]),
+            "eps_found": float(result.eps_found[i]),
+            "iterations": int(result.iterations[i]),
+            "exact_cost": float(checked.exact_cost[i]) if check else -1.0,
+            "verified": int(checked.verified[i]) if check else -1,
+            "mass_change": float(checked.mass_change[i]),
+            "linf": float(checked.linf[i]),
+            "l2": float(checked.l2[i]),
+            "time_s": round(per_image, 5),
+            "target": int(targets[i]),
+        }
+        for i, r in enumerate(rows.tolist())
+    ]
+
+
+def _save_part(run_dir: Path, idx, targets, images, result, labels) -> None:
+    """One file per finished batch, merged into adversarial.pt at the end (resumable)."""
+    parts = run_dir / PARTS
+    parts.mkdir(exist_ok=True)
+    payload = {
+        "idx": idx.clone(), "target": targets.clone(), "label": labels.clone(), "clean": images.clone(),
+        "adv": result.adv.cpu().float(), "eps_found": result.eps_found.cpu(),
+    }
+    tmp = parts / f".part_{int(idx[0]):07d}_{int(targets[0])}.tmp"
+    torch.save(payload, tmp)
+    tmp.replace(parts / f"part_{len(list(parts.glob('part_*.pt'))):06d}.pt")
+
+
+def _merge_parts(run_dir: Path) -> dict[str, torch.Tensor]:
+    parts = [torch.load(p, weights_only=True) for p in sorted((run_dir / PARTS).glob("part_*.pt"))]
+    merged = {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
+    torch.save(merged, run_dir / "adversarial.pt")
+    return merged
+
+
+def _finish(frame, run_dir: Path, cfg) -> None:
+    merged = _merge_parts(run_dir)
+    radii = list(cfg.attack.report_radii)
+    eps = frame["eps_found"].to_numpy(dtype=float)
+    grid, acc = accuracy_curve(eps, radii)
+    ResultTable(run_dir / "accuracy_vs_eps.csv", ["eps", "accuracy"]).replace(
+        {"eps": float(r), "accuracy": float(a)} for r, a in zip(grid, acc, strict=True)
+    )
+    plot_curves({cfg.model.name: (grid, acc)}, run_dir / "accuracy_vs_eps.png", "Wasserstein radius" if cfg.attack.name == "wasserstein" else "radius", "adversarial accuracy")
+    if merged:
+        _plot_examples(merged, frame, run_dir / "examples.png")
+    summary = _summary(frame, radii, cfg)
+    ResultTable(run_dir / "summary.csv", list(summary)).replace([summary])
+    print(" ".join(f"{k}={v}" for k, v in summary.items()))
+
+
+def _plot_examples(merged, frame, path: Path, count: int = 6) -> None:
+    chosen = [i for i in range(len(merged["idx"])) if 0 < float(merged["eps_found"][i]) < float("inf")][:count]
+    if not chosen:
+        return
+    preds = frame.set_index(["idx", "target"])
+    captions = []
+    for i in chosen:
+        row = preds.loc[(int(merged["idx"][i]), int(merged["target"][i]))]
+        captions.append((f"clean: pred {row['clean_pred']}", f"adv (eps {row['eps_found']:.3g}): pred {row['adv_pred']}"))
+    sel = torch.tensor(chosen)
+    plot_examples(merged["clean"][sel].numpy(), merged["adv"][sel].numpy(), captions, path)
+
+
+def _summary(frame, radii, cfg) -> dict:
+    eps = frame["eps_found"].to_numpy(dtype=float)
+    summary = {
+        "attack": cfg.attack.name,
+        "model": str(cfg.model.checkpoint or cfg.model.name),
+        "dataset": cfg.dataset.name,
+        "n": len(frame),
+        "clean_accuracy": round(float(frame["clean_correct"].mean()), 6) if len(frame) else 0.0,
+        "success_rate": round(float(frame["success"].mean()), 6) if len(frame) else 0.0,
+        "median_eps_found": float(np.median(eps)) if len(frame) else 0.0,
+        "unverified": int((frame["verified"] == 0).sum()),
+        "mean_time_s": round(float(frame["time_s"].mean()), 5) if len(frame) else 0.0,
+    }
+    summary.update({f"acc@{r:g}": round(float(a), 6) for r, a in zip(radii, accuracy_at(eps, radii), strict=True)})
+    return summary
