@@ -3,6 +3,9 @@
 Modelled on `Smooth` of Cohen et al. (2019) (PREDICT and CERTIFY), with the noise models and
 radii of Levine & Feizi (2020). Pure tensors and numbers in and out: no configuration, no I/O.
 
+Radii are 1-Wasserstein distances with the Euclidean ground metric between mass-normalized
+images (each divided by its total mass), the paper's threat model (see `radius`).
+
 How outcomes are recorded:
 - An abstention returns the prediction `ABSTAIN` (-1), radius 0.0 and, for `certify`, the
   computed p_lower (<= 0.5). An abstention never counts as correct, at any radius.
