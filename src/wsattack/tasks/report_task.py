@@ -1,0 +1,104 @@
+"""`wsattack report runs=[DIR,...]`: compare attack runs (the paper's Figure 4).
+
+Reads each run's examples.csv and writes, in the report's own run directory:
+- accuracy_vs_eps.png: the runs' adversarial-accuracy curves overlaid;
+- report.csv: one row per run: label, run, n, clean_accuracy, success_rate, then acc@R for each R
+  in `radii`, the fraction of examples whose eps_found exceeds R (eps_found is 0 for an image
+  misclassified to begin with and inf for one never fooled, as in the attack task).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from wsattack.errors import ConfigError
+from wsattack.results import ResultTable
+from wsattack.results.plots import plot_curves
+from wsattack.results.robustness import accuracy_at, accuracy_curve
+from wsattack.tasks.registry import register_task
+
+log = logging.getLogger("wsattack")
+EXAMPLES = "examples.csv"
+
+
+@register_task(
+    "report", "overlay accuracy-vs-eps curves of attack runs (report.csv, accuracy_vs_eps.png)"
+)
+def run_report(cfg, run_dir: Path) -> None:
+    runs = _run_dirs(cfg.runs)
+    labels = _labels(cfg.labels, runs)
+    radii = _radii(cfg.radii)
+    frames = {label: _examples(run) for label, run in zip(labels, runs, strict=True)}
+    curves = {label: accuracy_curve(_eps(frame), radii) for label, frame in frames.items()}
+    plot_curves(
+        curves, run_dir / "accuracy_vs_eps.png", cfg.xlabel, "adversarial accuracy", cfg.title or ""
+    )
+    rows = [_row(label, run, frames[label], radii) for label, run in zip(labels, runs, strict=True)]
+    ResultTable(run_dir / "report.csv", list(rows[0])).replace(rows)
+    print(pd.DataFrame(rows).drop(columns="run").to_string(index=False))
+    log.info("report of %d runs in %s", len(runs), run_dir)
+
+
+def _run_dirs(runs) -> list[Path]:
+    """The run directories, each checked to exist and to hold an examples.csv with rows."""
+    runs = [runs] if isinstance(runs, str) else list(runs or [])
+    if not runs:
+        raise ConfigError(
+            "report needs attack runs: runs=[DIR,DIR,...] (each an attack task's run directory)"
+        )
+    for run in map(Path, runs):
+        if not run.is_dir():
+            raise ConfigError(f"run directory {run} does not exist")
+        if not (run / EXAMPLES).is_file():
+            raise ConfigError(
+                f"{run} holds no {EXAMPLES}: is it the run directory of `wsattack attack`?"
+            )
+    return [Path(r) for r in runs]
+
+
+def _labels(labels, runs: list[Path]) -> list[str]:
+    """One label per run; the directory name when none are given."""
+    if labels is None:
+        return [run.name for run in runs]
+    labels = [str(label) for label in labels]
+    if len(labels) != len(runs):
+        raise ConfigError(
+            f"labels has {len(labels)} entries but runs has {len(runs)}; give one label per run"
+        )
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"labels must be distinct, got {labels}")
+    return labels
+
+
+def _radii(radii) -> list[float]:
+    radii = sorted(float(r) for r in (radii or []))
+    if not radii or radii[0] < 0:
+        raise ConfigError(f"radii must be a non-empty list of radii >= 0, got {radii}")
+    return radii
+
+
+def _examples(run: Path) -> pd.DataFrame:
+    frame = pd.read_csv(run / EXAMPLES, keep_default_na=False, na_values=[])
+    if frame.empty:
+        raise ConfigError(f"{run / EXAMPLES} has no rows yet: finish (or resume) that attack first")
+    return frame
+
+
+def _eps(frame: pd.DataFrame):
+    return frame["eps_found"].to_numpy(dtype=float)
+
+
+def _row(label: str, run: Path, frame: pd.DataFrame, radii: list[float]) -> dict:
+    row = {
+        "label": label,
+        "run": str(run),
+        "n": len(frame),
+        "clean_accuracy": round(float(frame["clean_correct"].mean()), 6),
+        "success_rate": round(float(frame["success"].mean()), 6),
+    }
+    accuracy = accuracy_at(_eps(frame), radii)
+    row.update({f"acc@{r:g}": round(float(a), 6) for r, a in zip(radii, accuracy, strict=True)})
+    return row
