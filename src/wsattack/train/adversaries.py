@@ -1,0 +1,101 @@
+"""Inner adversaries of adversarial training: `adversary(model, images, labels) -> (adv, stats)`.
+
+Every adversary runs the model frozen: eval mode (batch-norm statistics neither used from the
+batch nor updated) and parameter gradients off, and restores both afterwards, so attacking a
+batch never changes the model. `stats` holds sums over the batch that the trainer adds to the
+epoch totals: `adv_broken` (clean-correct examples the attack fooled), `adv_radius` (the sum of
+the radii at which they were fooled) and `attack_time_s`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+
+from wsattack.attacks import WassersteinPGD
+from wsattack.errors import ConfigError
+
+
+@contextmanager
+def frozen(model: torch.nn.Module) -> Iterator[None]:
+    """Eval mode with parameter gradients off inside; the previous mode and flags restored after."""
+    was_training = model.training
+    flags = [p.requires_grad for p in model.parameters()]
+    model.eval()
+    model.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for param, flag in zip(model.parameters(), flags, strict=True):
+            param.requires_grad_(flag)
+        model.train(was_training)
+
+
+def require_positive(prefix: str, **values) -> None:
+    for key, value in values.items():
+        if not value > 0:
+            raise ConfigError(f"{prefix}.{key} must be positive, got {value}")
+
+
+def _stats(broken: torch.Tensor, radius: torch.Tensor, seconds: float) -> dict[str, float]:
+    return {
+        "adv_broken": float(broken.sum().item()),
+        "adv_radius": float(radius[broken].sum().item()),
+        "attack_time_s": seconds,
+    }
+
+
+class WassersteinAdversary:
+    """Algorithm 1's inner loop: Wasserstein PGD with the radius growing from eps0 by `growth`
+    every `every` iterations, at most `max_iter` iterations; the first adversarial example found
+    per image (frozen once fooled) or the last iterate."""
+
+    def __init__(self, eps0: float = 0.1, growth: float = 1.4, every: int = 5, max_iter: int = 50, alpha: float = 0.1,
+                 kernel_size: int = 5, p: float = 1, lam: float = 1000.0, sinkhorn_iters: int = 50):
+        require_positive("adv", eps0=eps0, every=every, max_iter=max_iter, alpha=alpha, lam=lam)
+        if growth < 1:
+            raise ConfigError(f"adv.growth must be >= 1, got {growth}")
+        self.settings = dict(eps0=eps0, growth=growth, every=every, max_iter=max_iter, alpha=alpha,
+                             kernel_size=kernel_size, p=p, lam=lam, sinkhorn_iters=sinkhorn_iters)
+
+    def __call__(self, model, images: torch.Tensor, labels: torch.Tensor):
+        start = time.perf_counter()
+        with frozen(model):
+            result = WassersteinPGD(model, schedule="geometric", step="linf", clamp=True, **self.settings)(images, labels)
+        broken = result.success & (result.clean_pred == labels)
+        return result.adv.detach(), _stats(broken, result.eps_found, time.perf_counter() - start)
+
+
+class LinfAdversary:
+    """Madry et al.'s PGD: uniform random start in the l_inf box, `steps` steps of alpha * sign(grad),
+    projection onto the box and [0, 1]; the last iterate (the loss maximizer) is trained on."""
+
+    def __init__(self, eps: float = 0.1, alpha: float = 0.01, steps: int = 40, random_start: bool = True):
+        require_positive("adv", eps=eps, alpha=alpha, steps=steps)
+        self.eps, self.alpha, self.steps, self.random_start = eps, alpha, int(steps), random_start
+
+    def __call__(self, model, images: torch.Tensor, labels: torch.Tensor):
+        start = time.perf_counter()
+        with frozen(model):
+            adv = self._attack(model, images, labels)
+            with torch.no_grad():
+                clean_ok = model(images).argmax(1) == labels
+                broken = clean_ok & (model(adv).argmax(1) != labels)
+        radius = torch.full(labels.shape, self.eps, device=images.device)
+        return adv, _stats(broken, radius, time.perf_counter() - start)
+
+    def _attack(self, model, images, labels) -> torch.Tensor:
+        adv = images.clone()
+        if self.random_start:
+            adv = (adv + torch.empty_like(adv).uniform_(-self.eps, self.eps)).clamp(0, 1)
+        for _ in range(self.steps):
+            adv.requires_grad_(True)
+            with torch.enable_grad():
+                (grad,) = torch.autograd.grad(F.cross_entropy(model(adv), labels), adv)
+            adv = adv.detach() + self.alpha * grad.sign()
+            adv = torch.min(torch.max(adv, images - self.eps), images + self.eps).clamp(0, 1)
+        return adv.detach()
