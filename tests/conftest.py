@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from wsattack.paths import shared_dir
 from wsattack.run import compose_config
 
 REPO = Path(__file__).resolve().parent.parent
+# As the CLI does (cpu_threads=1): small tensor ops run fastest, and steadiest, on one thread.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ class LpBall:
 
     def project(self, x: torch.Tensor, w: torch.Tensor, eps: torch.Tensor, duals=None):
         delta = w - x
-        eps = eps.view(-1, *[1] * (x.dim() - 1))
+        eps = eps.to(x.dtype).view(-1, *[1] * (x.dim() - 1))
         if self.norm == float("inf"):
             return x + delta.clamp(-eps, eps), None
         norms = delta.flatten(1).norm(dim=1).view_as(eps).clamp_min(1e-12)

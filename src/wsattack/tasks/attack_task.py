@@ -78,7 +78,7 @@ def _attack_remaining(attack, data: ImageData, jobs, table: ResultTable, run_dir
         raise ConfigError(f"attack.batch_size must be positive, got {batch_size}")
     frame = table.read()
     fooled, seen = int(frame["success"].sum()), len(frame)
-    bar = tqdm(total=len(keys), initial=len(keys) - len(pending), desc="attack", unit="img")
+    bar = tqdm(total=len(keys), initial=len(keys) - len(pending), desc="attack", unit="img", disable=None)
     for start in range(0, len(pending), batch_size):
         chosen = pending[start : start + batch_size]
         rows = _attack_batch(attack, data, jobs["row"][chosen], jobs["target"][chosen], run_dir, attack_cfg.verify)

@@ -16,6 +16,8 @@ log = logging.getLogger("wsattack")
 def prepare(cfg) -> torch.device:
     seed_everything(int(cfg.seed))
     device = resolve_device(str(cfg.device))
+    if cfg.cpu_threads:
+        torch.set_num_threads(int(cfg.cpu_threads))
     log.info("device %s, seed %s", device, cfg.seed)
     return device
 
