@@ -9,7 +9,7 @@ N ?= 10000
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint demo demo-assets bench clean
+.PHONY: help install test test-fast lint demo demo-assets bench bench-attack reproduce-wong2019-mnist clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-28s %s\n", $$1, $$2}'
@@ -27,6 +27,19 @@ test: $(STAMP)  ## run the test suite (the CI command)
 
 lint: $(STAMP)  ## ruff checks
 	$(BIN)/ruff check src tests scripts
+
+demo: $(STAMP)  ## attack the packaged demo model on packaged Fashion-MNIST images (offline, a few minutes)
+	$(BIN)/wsattack attack
+	@echo "demo results (CSVs, plots): $$(ls -td outputs/attack/*/ | head -1)"
+
+demo-assets: $(STAMP)  ## regenerate the packaged demo sample and model (Debian's dataset-fashion-mnist, else a download into data/)
+	$(BIN)/python scripts/make_demo_assets.py --root data --download
+
+reproduce-wong2019-mnist: $(STAMP)  ## Wong 2019 Figure 4 and eps=1 table: the four zoo models on the first N MNIST test images (DATA=, ZOO_DIR=)
+	$(BIN)/python scripts/reproduce_wong2019_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR)
+
+bench-attack: $(STAMP)  ## attack speed benchmark against the authors' code (100 MNIST images, 2 threads; outputs/bench/attack.json)
+	$(BIN)/python scripts/bench_attack.py --data $(DATA) --zoo-dir $(ZOO_DIR) --threads 2
 
 clean:  ## remove build artefacts (keeps .venv and outputs)
 	rm -rf build dist .pytest_cache .ruff_cache
