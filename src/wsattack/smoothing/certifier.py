@@ -83,11 +83,7 @@ class SmoothedClassifier:
         Returns the wrong class with probability at most alpha (Cohen et al., Theorem 2)."""
         _check_counts(n=n)
         _check_alpha(alpha)
-        counts = self.class_counts(x, n, batch_size, generator)
-        top, runner_up = torch.topk(counts, 2).indices.tolist()
-        if not vote_is_significant(int(counts[top]), int(counts[runner_up]), alpha):
-            return ABSTAIN
-        return top
+        return vote(self.class_counts(x, n, batch_size, generator), alpha)
 
     def certify(
         self,
@@ -140,6 +136,15 @@ class SmoothedClassifier:
                 f"expected ({batch.shape[0]}, {self.num_classes})"
             )
         return torch.bincount(scores.argmax(dim=1), minlength=self.num_classes)
+
+
+def vote(counts: Tensor, alpha: float) -> int:
+    """The top class of `counts`, or ABSTAIN when a two-sided binomial test of the top two
+    counts is not significant at level alpha (the decision rule of `predict`)."""
+    top, runner_up = torch.topk(counts, 2).indices.tolist()
+    if not vote_is_significant(int(counts[top]), int(counts[runner_up]), alpha):
+        return ABSTAIN
+    return top
 
 
 def _check_counts(**counts: object) -> None:
