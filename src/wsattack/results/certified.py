@@ -18,13 +18,20 @@ def certified_accuracy(frame: pd.DataFrame, radii) -> np.ndarray:
 
 
 def median_certified_radius(frame: pd.DataFrame) -> float | str:
-    """The largest radius at which at least half the images are certified and correct (paper
-    section 6); "N/A" when fewer than half are certified correct at all."""
+    """The largest radius r at which at least half the images are classified correctly by the
+    smoothed classifier's hard vote with a certificate of radius >= r (paper section 6).
+
+    As in the paper's Table 1, correctness comes from the vote (`predict`) and the radius from
+    `certify` (0 when certify abstains or guesses another class), so the median is 0 when most
+    images are classified correctly but fewer than half are certified, and "N/A" when fewer
+    than half are classified correctly.
+    """
     needed = math.ceil(len(frame) / 2)
-    radii = np.sort(frame.loc[frame["correct"] == 1, "radius"].to_numpy(dtype=float))[::-1]
+    voted = frame[frame["vote_correct"] == 1]
+    radii = np.where(voted["correct"] == 1, voted["radius"].to_numpy(dtype=float), 0.0)
     if len(frame) == 0 or len(radii) < needed:
         return NOT_AVAILABLE
-    return float(radii[needed - 1])
+    return float(np.sort(radii)[::-1][needed - 1])
 
 
 def table_row(frame: pd.DataFrame) -> dict:
