@@ -113,8 +113,12 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch(len(train_data), int(cfg.batch_size), self.dist.world_size)
         self.optimizer = build_optimizer(model.parameters(), cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch)
-        self.log_table = ResultTable(self.run_dir / "train_log.csv", LOG_COLUMNS) if self.dist.is_main else None
+        self.log_table = self._open_log() if self.dist.is_main else None
         self.checkpoint_every = int(cfg.get("checkpoint_every", 0) or 0)
+
+    def _open_log(self) -> ResultTable:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        return ResultTable(self.run_dir / "train_log.csv", LOG_COLUMNS)
 
     def _network(self) -> torch.nn.Module:
         net = self.objective.network(self.model)
@@ -139,7 +143,9 @@ class Trainer:
         self.sampler.set_epoch(epoch)
         data = self.train_data
         dataset = TensorDataset(data.images, data.labels, data.indices)
-        return DataLoader(dataset, batch_size=self.local_batch, sampler=self.sampler)
+        # A private generator: otherwise starting the iterator draws a seed from the global RNG,
+        # which a mid-epoch resume would then draw at a different point of the stream.
+        return DataLoader(dataset, batch_size=self.local_batch, sampler=self.sampler, generator=torch.Generator())
 
     def _run_epoch(self, epoch: int, start_batch: int, totals: EpochTotals) -> None:
         self.model.train()
