@@ -7,6 +7,8 @@ serves both the success check of the current iterate and the gradient of the nex
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -23,20 +25,23 @@ class PGD:
     ball: `WassersteinBall` or `LpBall`. step: a function (adv, grad, alpha) -> adv.
     schedule: a list of `Stage`s. clamp: clip to [0,1] after each projection (the paper's).
     targets: in targeted mode, the class each example should be pushed to (success: predicted).
+    judge: images -> predicted labels, deciding success when the model's argmax should not
+    (e.g. the hard vote of a smoothed classifier, whose gradient `model` only approximates).
     """
 
-    def __init__(self, model, ball, step, schedule: list[Stage], alpha: float = 0.1, clamp: bool = True):
+    def __init__(self, model, ball, step, schedule: list[Stage], alpha: float = 0.1, clamp: bool = True,
+                 judge: Callable[[torch.Tensor], torch.Tensor] | None = None):
         if alpha <= 0:
             raise ConfigError(f"attack.alpha must be positive, got {alpha}")
         self.model, self.ball, self.step, self.schedule = model, ball, step, schedule
-        self.alpha, self.clamp = alpha, clamp
+        self.alpha, self.clamp, self.judge = alpha, clamp, judge
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None) -> AttackResult:
         device = next(self.model.parameters()).device
         x, labels = images.to(device), labels.to(device)
         targets = None if targets is None else targets.to(device)
         with torch.no_grad():
-            clean_pred = self.model(x).argmax(1)
+            clean_pred = self.judge(x) if self.judge else self.model(x).argmax(1)
         run = _Run(x, labels, targets, clean_pred, self._fooled(clean_pred, labels, targets))
         for stage in self.schedule:
             for t in range(stage.iterations):
@@ -74,7 +79,7 @@ class PGD:
             goal = run.labels[active] if run.targets is None else run.targets[active]
             loss = F.cross_entropy(logits, goal, reduction="sum")
             (grad,) = torch.autograd.grad(loss if run.targets is None else -loss, adv)
-        pred = logits.argmax(1).detach()
+        pred = self.judge(adv.detach()) if self.judge else logits.argmax(1).detach()
         hit = self._fooled(pred, run.labels[active], None if run.targets is None else run.targets[active])
         run.adv_pred[active] = pred
         newly = active[hit]

@@ -26,6 +26,8 @@ from wsattack.errors import ConfigError
 from wsattack.results import ResultTable
 from wsattack.results.plots import plot_curves, plot_examples
 from wsattack.results.robustness import accuracy_at, accuracy_curve
+from wsattack.smoothing import SmoothedClassifier
+from wsattack.smoothing.attackable import HardVoteJudge, SmoothedSoftmax
 from wsattack.tasks.registry import register_task
 from wsattack.tasks.setup import load_data, load_model, prepare
 
@@ -44,11 +46,24 @@ def run_attack(cfg, run_dir: Path) -> None:
     data = load_data(cfg)
     model = load_model(cfg, data, device)
     model.requires_grad_(False)
-    attack = build_attack(model, cfg.attack, cfg.schedule)
+    target, judge = _attacked_model(model, cfg, data.num_classes)
+    attack = build_attack(target, cfg.attack, cfg.schedule, judge)
     jobs = _jobs(data, cfg.attack.get("target"))
     table = ResultTable(run_dir / "examples.csv", EXAMPLE_COLUMNS)
-    _attack_remaining(attack, data, jobs, table, run_dir, cfg.attack)
+    _attack_remaining(attack, data, jobs, table, run_dir, cfg.attack, int(cfg.seed))
     _finish(table.read(), run_dir, cfg)
+
+
+def _attacked_model(model, cfg, num_classes: int):
+    """The model and success judge: the network itself, or with `model.smoothing` the smoothed
+    classifier (gradient of the average softmax, success by its hard vote, abstention = broken)."""
+    noise_name = cfg.model.get("smoothing")
+    if not noise_name:
+        return model, None
+    s = cfg.smoothing
+    smoothed = SmoothedClassifier(model, num_classes, noise_name, float(cfg.sigma))
+    judge = HardVoteJudge(smoothed, int(s.n_predict), float(s.alpha), int(s.batch_size))
+    return SmoothedSoftmax(model, smoothed.noise, int(cfg.model.smoothing_samples)), judge
 
 
 def _jobs(data: ImageData, target) -> dict[str, torch.Tensor]:
@@ -66,7 +81,7 @@ def _jobs(data: ImageData, target) -> dict[str, torch.Tensor]:
     return {"row": rows[keep], "target": torch.full((int(keep.sum()),), target)}
 
 
-def _attack_remaining(attack, data: ImageData, jobs, table: ResultTable, run_dir: Path, attack_cfg) -> None:
+def _attack_remaining(attack, data: ImageData, jobs, table: ResultTable, run_dir: Path, attack_cfg, seed: int) -> None:
     """Attack the (image, target) jobs not yet in examples.csv, one batch at a time."""
     done = {tuple(k) for k in table.read()[["idx", "target"]].itertuples(index=False)}
     keys = list(zip(data.indices[jobs["row"]].tolist(), jobs["target"].tolist(), strict=True))
@@ -81,6 +96,8 @@ def _attack_remaining(attack, data: ImageData, jobs, table: ResultTable, run_dir
     bar = tqdm(total=len(keys), initial=len(keys) - len(pending), desc="attack", unit="img", disable=None)
     for start in range(0, len(pending), batch_size):
         chosen = pending[start : start + batch_size]
+        # Seeded by the batch's first job, so a resumed run draws the same noise as a whole one.
+        torch.manual_seed(seed * 1_000_003 + int(chosen[0]))
         rows = _attack_batch(attack, data, jobs["row"][chosen], jobs["target"][chosen], run_dir, attack_cfg.verify)
         table.append(rows)
         fooled, seen = fooled + sum(r["success"] for r in rows), seen + len(rows)
