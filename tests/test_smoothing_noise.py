@@ -55,6 +55,14 @@ def test_perturb_keeps_shape_dtype_and_does_not_clamp(name: str) -> None:
     assert noisy.min() < 0 and noisy.max() > 1
 
 
+@pytest.mark.parametrize("name", ["wasserstein", "laplace"])
+def test_unit_noise_takes_any_leading_dimensions(name: str) -> None:
+    noise = build_noise(name, 0.1).unit_noise((2, 5, 3, 6, 7), dtype=torch.float64)
+    assert noise.shape == (2, 5, 3, 6, 7) and noise.dtype == torch.float64
+    if name == "wasserstein":
+        assert float(noise.sum(dim=(-2, -1)).abs().max()) < 1e-12
+
+
 def test_wasserstein_noise_conserves_mass_per_channel() -> None:
     gen = torch.Generator().manual_seed(2)
     x = torch.rand(4, 3, 7, 9, generator=gen, dtype=torch.float64)

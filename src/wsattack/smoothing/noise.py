@@ -68,7 +68,8 @@ class NoiseModel(ABC):
         device: torch.device | str = "cpu",
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Independent pixel perturbations (B, C, H, W) of mass-normalized images."""
+        """Independent pixel perturbations of mass-normalized images, `shape` = (..., C, H, W):
+        any number of leading dimensions (e.g. images x samples)."""
 
     @abstractmethod
     def radius(self, p_lower: float) -> float:
