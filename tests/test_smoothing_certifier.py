@@ -16,6 +16,7 @@ from torch import Tensor
 
 from wsattack.errors import ConfigError
 from wsattack.smoothing import ABSTAIN, SmoothedClassifier, laplace_radius, wasserstein_radius
+from wsattack.smoothing.certifier import vote
 from wsattack.smoothing.statistics import clopper_pearson_lower, vote_is_significant
 
 SIGMA = 0.1
@@ -169,3 +170,10 @@ def test_base_classifier_with_wrong_number_of_classes() -> None:
     model = SmoothedClassifier(LeftHeavy(num_classes=2), 10, "laplace", SIGMA)
     with pytest.raises(ConfigError, match="expected"):
         model.predict(two_pixels(0.6), n=10)
+
+
+@pytest.mark.parametrize("counts", [[0, 60, 40], [70, 0, 30], [51, 49, 0], [5, 5, 0]])
+def test_vote_rule_is_scipys_binomial_test(counts: list[int]) -> None:
+    ranked = sorted(range(3), key=lambda c: -counts[c])
+    significant = vote_is_significant(counts[ranked[0]], counts[ranked[1]], 0.05)
+    assert vote(torch.tensor(counts), 0.05) == (ranked[0] if significant else ABSTAIN)
