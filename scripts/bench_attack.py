@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import torch
 
 from wsattack.attacks.build import build_attack
 from wsattack.attacks.verify import verify
+from wsattack.errors import ConfigError
 from wsattack.run import compose_config
 from wsattack.tasks.setup import load_data, load_model
 
@@ -61,8 +63,11 @@ def main() -> None:
         "device=cpu",
     ]
     cfg = compose_config("attack", overrides)
-    data = load_data(cfg)
-    model = load_model(cfg, data, torch.device("cpu")).requires_grad_(False)
+    try:
+        data = load_data(cfg)
+        model = load_model(cfg, data, torch.device("cpu")).requires_grad_(False)
+    except ConfigError as err:  # no MNIST or no zoo mirror: one line, as the CLI says it
+        sys.exit(f"bench_attack: {err}")
     attack = build_attack(model, cfg.attack, cfg.schedule)
     load_before = os.getloadavg()[0]  # other jobs on the machine slow the timing down
     # One batch of all N images, as the authors' script attacks batches of 100.
