@@ -25,8 +25,17 @@ CHEAP = {
     "linf": ["adv.eps=0.05", "adv.steps=4", "adv.alpha=0.02"],
     "ibp": ["adv.eps=0.05", "adv.ramp_epochs=1"],
 }
-FAST = ["dataset=synthetic", f"dataset.height={SIZE}", f"dataset.width={SIZE}", "dataset.train_size=192",
-        "dataset.test_size=32", "train.batch_size=32", "train.epochs=1", "device=cpu", "train.robust_eval.every=0"]
+FAST = [
+    "dataset=synthetic",
+    f"dataset.height={SIZE}",
+    f"dataset.width={SIZE}",
+    "dataset.train_size=192",
+    "dataset.test_size=32",
+    "train.batch_size=32",
+    "train.epochs=1",
+    "device=cpu",
+    "train.robust_eval.every=0",
+]
 
 
 def _objective_loss(objective, model, images, labels, step):
@@ -38,8 +47,17 @@ def _objective_loss(objective, model, images, labels, step):
 
 @pytest.mark.parametrize("adv", ["none", "wasserstein", "linf", "ibp"])
 def test_one_epoch_of_each_mode_lowers_its_loss(adv, tmp_path):
-    cfg = compose_config("train", [*FAST, f"adv={adv}", *CHEAP[adv], "train.optimizer=adam", "train.lr=0.01",
-                                          "train.scheduler=none"])
+    cfg = compose_config(
+        "train",
+        [
+            *FAST,
+            f"adv={adv}",
+            *CHEAP[adv],
+            "train.optimizer=adam",
+            "train.lr=0.01",
+            "train.scheduler=none",
+        ],
+    )
     torch.manual_seed(0)
     train = synthetic_images(192, height=SIZE, width=SIZE, seed=0)
     model = build_model(cfg.model, (1, SIZE, SIZE))
@@ -52,13 +70,22 @@ def test_one_epoch_of_each_mode_lowers_its_loss(adv, tmp_path):
     assert after < before - 0.05, (adv, before, after)
 
 
-@pytest.mark.parametrize("adversary", [
-    WassersteinAdversary(eps0=0.2, growth=1.5, every=2, max_iter=4, sinkhorn_iters=20),
-    LinfAdversary(eps=0.1, alpha=0.02, steps=4),
-])
+@pytest.mark.parametrize(
+    "adversary",
+    [
+        WassersteinAdversary(eps0=0.2, growth=1.5, every=2, max_iter=4, sinkhorn_iters=20),
+        LinfAdversary(eps=0.1, alpha=0.02, steps=4),
+    ],
+)
 def test_inner_attack_never_changes_parameters_or_batchnorm_statistics(adversary):
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * SIZE * SIZE, 10))
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * SIZE * SIZE, 10),
+    )
     model = Classifier(net, "bn_net").train()
     model.net[0].weight.requires_grad_(False)  # a frozen layer must stay frozen
     images, labels = synthetic_images(16, height=SIZE, width=SIZE).images, torch.randint(10, (16,))
@@ -76,11 +103,15 @@ def test_inner_attack_never_changes_parameters_or_batchnorm_statistics(adversary
 
 def test_wasserstein_adversary_trains_on_first_example_found():
     torch.manual_seed(0)
-    model = build_model(OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, SIZE, SIZE))
+    model = build_model(
+        OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, SIZE, SIZE)
+    )
     images = synthetic_images(16, height=SIZE, width=SIZE).images
     with torch.no_grad():
         labels = model(images).argmax(1)  # every image starts correct
-    adv, stats = WassersteinAdversary(eps0=0.5, growth=1.5, every=2, max_iter=6, sinkhorn_iters=20)(model, images, labels)
+    adv, stats = WassersteinAdversary(eps0=0.5, growth=1.5, every=2, max_iter=6, sinkhorn_iters=20)(
+        model, images, labels
+    )
     with torch.no_grad():
         broken = model(adv).argmax(1) != labels
     assert stats["adv_broken"] == broken.sum().item()
@@ -91,8 +122,18 @@ def test_wasserstein_adversary_trains_on_first_example_found():
 
 def test_log_columns_are_the_same_in_every_mode(tmp_path):
     for adv in ("none", "ibp"):
-        cli(["train", *FAST, f"adv={adv}", *CHEAP[adv], "train.robust_eval.every=1", "train.robust_eval.size=8",
-             "train.robust_eval.max_iter=2", f"hydra.run.dir={tmp_path / adv}"])
+        cli(
+            [
+                "train",
+                *FAST,
+                f"adv={adv}",
+                *CHEAP[adv],
+                "train.robust_eval.every=1",
+                "train.robust_eval.size=8",
+                "train.robust_eval.max_iter=2",
+                f"hydra.run.dir={tmp_path / adv}",
+            ]
+        )
         log = pd.read_csv(tmp_path / adv / "train_log.csv")
         assert list(log.columns) == LOG_COLUMNS
         assert 0 <= log["heldout_adv_acc"].iloc[0] <= log["heldout_clean_acc"].iloc[0] <= 1
@@ -105,16 +146,19 @@ def test_binarized_baseline_trains_and_keeps_its_binarization(tmp_path):
     assert read_checkpoint(tmp_path / "model.pt")[1]["preprocessing"]["binarize"] is True
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    (["adv=wasserstein", "adv.eps0=0"], "adv.eps0 must be positive"),
-    (["adv=wasserstein", "adv.eps0=-0.1"], "adv.eps0 must be positive"),
-    (["adv=linf", "adv.eps=0"], "adv.eps must be positive"),
-    (["adv=ibp", "adv.kappa=2"], "kappa in [0, 1]"),
-    (["adv=wasserstein", "+adv.radius=3"], "does not take ['radius']"),
-    (["adv.name=pgd"], "unknown adv 'pgd'"),
-    (["adv=pgd"], "adv"),
-    (["noise=laplace", "adv=linf"], "cannot be combined"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["adv=wasserstein", "adv.eps0=0"], "adv.eps0 must be positive"),
+        (["adv=wasserstein", "adv.eps0=-0.1"], "adv.eps0 must be positive"),
+        (["adv=linf", "adv.eps=0"], "adv.eps must be positive"),
+        (["adv=ibp", "adv.kappa=2"], "kappa in [0, 1]"),
+        (["adv=wasserstein", "+adv.radius=3"], "does not take ['radius']"),
+        (["adv.name=pgd"], "unknown adv 'pgd'"),
+        (["adv=pgd"], "adv"),
+        (["noise=laplace", "adv=linf"], "cannot be combined"),
+    ],
+)
 def test_bad_values_are_one_line_errors(overrides, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli(["train", *FAST, *overrides, f"hydra.run.dir={tmp_path}"])

@@ -20,8 +20,15 @@ from wsattack.train.build import build_objective
 SIZE = 16
 N, BATCH = 64, 16
 MODES = {"none": [], "ibp": ["adv=ibp", "adv.eps=0.05", "adv.ramp_epochs=1"]}
-BASE = ["dataset=synthetic", f"train.batch_size={BATCH}", "train.epochs=2", "train.checkpoint_every=2", "device=cpu",
-        "train.optimizer=sgd", "train.lr=0.05"]
+BASE = [
+    "dataset=synthetic",
+    f"train.batch_size={BATCH}",
+    "train.epochs=2",
+    "train.checkpoint_every=2",
+    "device=cpu",
+    "train.optimizer=sgd",
+    "train.lr=0.05",
+]
 
 # Trains every mode (full run; run interrupted at global step 6; resumed run) under torchrun.
 WORKER = textwrap.dedent(
@@ -53,13 +60,21 @@ WORKER = textwrap.dedent(
 
 
 def train(run_dir, overrides, ctx=None, resume=False, crash_after=None):
-    """Train mnist_cnn on synthetic 16x16 images; `crash_after` steps raise RuntimeError (an interruption)."""
+    """mnist_cnn trained on synthetic 16x16 images; after `crash_after` steps, RuntimeError."""
     cfg = compose_config("train", [*BASE, *overrides, f"train.resume={str(resume).lower()}"])
     torch.manual_seed(0)
     data = synthetic_images(N, height=SIZE, width=SIZE, seed=0)
     model = build_model(cfg.model, (1, SIZE, SIZE))
-    trainer = Trainer(model, data, data.select(torch.arange(16)), cfg.train, torch.device("cpu"), run_dir,
-                      objective=build_objective(cfg.adv, cfg.noise, steps_per_epoch=N // BATCH), dist=ctx)
+    trainer = Trainer(
+        model,
+        data,
+        data.select(torch.arange(16)),
+        cfg.train,
+        torch.device("cpu"),
+        run_dir,
+        objective=build_objective(cfg.adv, cfg.noise, steps_per_epoch=N // BATCH),
+        dist=ctx,
+    )
     if crash_after is not None:
         step, calls = trainer._step, []
 
@@ -78,7 +93,15 @@ def train(run_dir, overrides, ctx=None, resume=False, crash_after=None):
 def ddp_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
     (out / "worker.py").write_text(WORKER)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(out / "worker.py"), str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(out / "worker.py"),
+        str(out),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
@@ -89,7 +112,10 @@ def test_two_processes_match_one_with_the_same_global_batch(mode, ddp_runs, tmp_
     single = train(tmp_path, MODES[mode])
     ddp = torch.load(ddp_runs / mode / "weights.pt", weights_only=True)["full"]
     assert all(torch.allclose(single[k], ddp[k], atol=1e-5) for k in single)
-    logs = [pd.read_csv(d / "train_log.csv").drop(columns=["time_s", "attack_time_s"]) for d in (tmp_path, ddp_runs / mode / "full")]
+    logs = [
+        pd.read_csv(d / "train_log.csv").drop(columns=["time_s", "attack_time_s"])
+        for d in (tmp_path, ddp_runs / mode / "full")
+    ]
     pd.testing.assert_frame_equal(*logs, atol=1e-5)
 
 
@@ -97,6 +123,11 @@ def test_two_processes_match_one_with_the_same_global_batch(mode, ddp_runs, tmp_
 def test_ddp_resume_mid_epoch_matches_the_uninterrupted_ddp_run(mode, ddp_runs):
     weights = torch.load(ddp_runs / mode / "weights.pt", weights_only=True)
     assert all(torch.equal(weights["full"][k], weights["resumed"][k]) for k in weights["full"])
-    logs = [pd.read_csv(ddp_runs / mode / d / "train_log.csv").drop(columns=["time_s", "attack_time_s"]) for d in ("full", "cut")]
+    logs = [
+        pd.read_csv(ddp_runs / mode / d / "train_log.csv").drop(columns=["time_s", "attack_time_s"])
+        for d in ("full", "cut")
+    ]
     pd.testing.assert_frame_equal(*logs)
-    assert len(pd.read_csv(ddp_runs / mode / "full" / "train_log.csv")) == 2  # one row per epoch: rank 0 alone writes
+    assert (
+        len(pd.read_csv(ddp_runs / mode / "full" / "train_log.csv")) == 2
+    )  # one row per epoch: rank 0 alone writes

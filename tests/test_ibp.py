@@ -9,12 +9,20 @@ from torch import nn
 
 from wsattack.errors import ConfigError
 from wsattack.models import Classifier, build_model
-from wsattack.train.ibp import interval_forward, layers_of, margin_lower_bounds, verified, verified_accuracy
+from wsattack.train.ibp import (
+    interval_forward,
+    layers_of,
+    margin_lower_bounds,
+    verified,
+    verified_accuracy,
+)
 
 
 def _model(binarize=False, normalize=None, seed=0) -> Classifier:
     torch.manual_seed(seed)
-    cfg = OmegaConf.create({"name": "mnist_cnn", "checkpoint": None, "binarize": binarize, "normalize": normalize})
+    cfg = OmegaConf.create(
+        {"name": "mnist_cnn", "checkpoint": None, "binarize": binarize, "normalize": normalize}
+    )
     return build_model(cfg, (1, 16, 16)).eval()
 
 
@@ -41,7 +49,10 @@ def test_bounds_are_exact_at_eps_zero_and_widen_with_eps():
         z = model(x)
         exact = z.gather(1, labels[:, None]) - z
         assert torch.allclose(margin_lower_bounds(model, x, labels, 0.0), exact, atol=1e-5)
-        assert (margin_lower_bounds(model, x, labels, 0.1) <= margin_lower_bounds(model, x, labels, 0.01) + 1e-6).all()
+        assert (
+            margin_lower_bounds(model, x, labels, 0.1)
+            <= margin_lower_bounds(model, x, labels, 0.01) + 1e-6
+        ).all()
 
 
 def test_binarized_model_bounds_are_sound():
@@ -72,6 +83,8 @@ def test_verified_accuracy_is_clean_accuracy_at_zero_and_falls_with_eps():
 
 def test_unsupported_networks_are_config_errors():
     with pytest.raises(ConfigError, match="sequential"):
-        layers_of(build_model(OmegaConf.create({"name": "resnet_small", "checkpoint": None}), (3, 16, 16)))
+        layers_of(
+            build_model(OmegaConf.create({"name": "resnet_small", "checkpoint": None}), (3, 16, 16))
+        )
     with pytest.raises(ConfigError, match="BatchNorm"):
         layers_of(Classifier(nn.Sequential(nn.Flatten(), nn.BatchNorm1d(4), nn.Linear(4, 2)), "bn"))

@@ -13,8 +13,17 @@ from wsattack.smoothing import LaplaceNoise, WassersteinNoise
 from wsattack.train.noise import NoiseTransform
 
 SIZE = 16
-FAST = ["dataset=synthetic", f"dataset.height={SIZE}", f"dataset.width={SIZE}", "dataset.train_size=96",
-        "dataset.test_size=32", "train.batch_size=32", "train.epochs=1", "device=cpu", "train.robust_eval.every=0"]
+FAST = [
+    "dataset=synthetic",
+    f"dataset.height={SIZE}",
+    f"dataset.width={SIZE}",
+    "dataset.train_size=96",
+    "dataset.test_size=32",
+    "train.batch_size=32",
+    "train.epochs=1",
+    "device=cpu",
+    "train.robust_eval.every=0",
+]
 
 
 def _images(n=8):
@@ -50,11 +59,17 @@ def test_flow_noise_keeps_each_images_mass_in_both_modes():
 
 def test_noise_configs_share_the_top_level_sigma():
     cfg = compose_config("train", ["noise=wasserstein", "sigma=0.02"])
-    assert cfg.noise.sigma == 0.02 and cfg.noise.name == "wasserstein" and cfg.noise.per_batch is False
-    assert compose_config("train", ["noise=laplace", "noise.per_batch=true"]).noise.per_batch is True
+    assert (
+        cfg.noise.sigma == 0.02 and cfg.noise.name == "wasserstein" and cfg.noise.per_batch is False
+    )
+    assert (
+        compose_config("train", ["noise=laplace", "noise.per_batch=true"]).noise.per_batch is True
+    )
 
 
-@pytest.mark.parametrize("overrides", [["noise=wasserstein", "sigma=0.02"], ["noise=laplace", "noise.per_batch=true"]])
+@pytest.mark.parametrize(
+    "overrides", [["noise=wasserstein", "sigma=0.02"], ["noise=laplace", "noise.per_batch=true"]]
+)
 def test_noise_training_runs_from_the_cli(overrides, tmp_path):
     cli(["train", *FAST, *overrides, f"hydra.run.dir={tmp_path}"])
     log = pd.read_csv(tmp_path / "train_log.csv")

@@ -14,10 +14,21 @@ from wsattack.train.evaluate import accuracy
 from wsattack.train.ibp import verified_accuracy
 
 log = logging.getLogger("wsattack")
-METRIC_COLUMNS = ["model", "checkpoint", "dataset", "split", "n", "accuracy", "verify_linf_eps", "verified_accuracy"]
+METRIC_COLUMNS = [
+    "model",
+    "checkpoint",
+    "dataset",
+    "split",
+    "n",
+    "accuracy",
+    "verify_linf_eps",
+    "verified_accuracy",
+]
 
 
-@register_task("eval", "clean (and IBP-verified l_inf) accuracy of a model on a dataset split (metrics.csv)")
+@register_task(
+    "eval", "clean (and IBP-verified l_inf) accuracy of a model on a dataset split (metrics.csv)"
+)
 def run_eval(cfg, run_dir: Path) -> None:
     device = prepare(cfg)
     data = load_data(cfg)
@@ -25,7 +36,11 @@ def run_eval(cfg, run_dir: Path) -> None:
     batch_size = int(cfg.eval.batch_size)
     acc = accuracy(model, data, batch_size, device)
     eps = cfg.eval.get("verify_linf_eps")
-    verified = verified_accuracy(model, data.images, data.labels, float(eps), batch_size) if eps is not None else None
+    verified = (
+        verified_accuracy(model, data.images, data.labels, float(eps), batch_size)
+        if eps is not None
+        else None
+    )
     row = {
         "model": cfg.model.name,
         "checkpoint": cfg.model.checkpoint or "",

@@ -21,11 +21,15 @@ from wsattack.train.trainer import steps_per_epoch
 log = logging.getLogger("wsattack")
 
 
-@register_task("train", "train a model (train_log.csv, checkpoints/, model.pt); adv=, noise=, launcher=ddp")
+@register_task(
+    "train", "train a model (train_log.csv, checkpoints/, model.pt); adv=, noise=, launcher=ddp"
+)
 def run_train(cfg, run_dir: Path) -> None:
     ctx = distributed.from_env()
     if cfg.launcher.name == "ddp" and not ctx.active:
-        distributed.launch_torchrun(cfg.launcher.nproc_per_node, list(HydraConfig.get().overrides.task), run_dir)
+        distributed.launch_torchrun(
+            cfg.launcher.nproc_per_node, list(HydraConfig.get().overrides.task), run_dir
+        )
         return
     device = distributed.start(ctx, prepare(cfg))
     run_dir = distributed.shared_run_dir(ctx, run_dir)
@@ -53,8 +57,11 @@ def run_train(cfg, run_dir: Path) -> None:
     if ctx.is_main:
         save_checkpoint(run_dir / "model.pt", model, train_data.name, metrics)
         log.info("final: %s", metrics)
-        print(f"trained {cfg.model.name} on {train_data.name} (adv={cfg.adv.name}, noise={cfg.noise.name}): "
-              f"test accuracy {metrics.get('test_acc')}; weights in {run_dir / 'model.pt'}")
+        print(
+            f"trained {cfg.model.name} on {train_data.name} "
+            f"(adv={cfg.adv.name}, noise={cfg.noise.name}): "
+            f"test accuracy {metrics.get('test_acc')}; weights in {run_dir / 'model.pt'}"
+        )
     distributed.stop(ctx)
 
 

@@ -54,27 +54,51 @@ class WassersteinAdversary:
     every `every` iterations, at most `max_iter` iterations; the first adversarial example found
     per image (frozen once fooled) or the last iterate."""
 
-    def __init__(self, eps0: float = 0.1, growth: float = 1.4, every: int = 5, max_iter: int = 50, alpha: float = 0.1,
-                 kernel_size: int = 5, p: float = 1, lam: float = 1000.0, sinkhorn_iters: int = 50):
+    def __init__(
+        self,
+        eps0: float = 0.1,
+        growth: float = 1.4,
+        every: int = 5,
+        max_iter: int = 50,
+        alpha: float = 0.1,
+        kernel_size: int = 5,
+        p: float = 1,
+        lam: float = 1000.0,
+        sinkhorn_iters: int = 50,
+    ):
         require_positive("adv", eps0=eps0, every=every, max_iter=max_iter, alpha=alpha, lam=lam)
         if growth < 1:
             raise ConfigError(f"adv.growth must be >= 1, got {growth}")
-        self.settings = dict(eps0=eps0, growth=growth, every=every, max_iter=max_iter, alpha=alpha,
-                             kernel_size=kernel_size, p=p, lam=lam, sinkhorn_iters=sinkhorn_iters)
+        self.settings = dict(
+            eps0=eps0,
+            growth=growth,
+            every=every,
+            max_iter=max_iter,
+            alpha=alpha,
+            kernel_size=kernel_size,
+            p=p,
+            lam=lam,
+            sinkhorn_iters=sinkhorn_iters,
+        )
 
     def __call__(self, model, images: torch.Tensor, labels: torch.Tensor):
         start = time.perf_counter()
         with frozen(model):
-            result = WassersteinPGD(model, schedule="geometric", step="linf", clamp=True, **self.settings)(images, labels)
+            result = WassersteinPGD(
+                model, schedule="geometric", step="linf", clamp=True, **self.settings
+            )(images, labels)
         broken = result.success & (result.clean_pred == labels)
         return result.adv.detach(), _stats(broken, result.eps_found, time.perf_counter() - start)
 
 
 class LinfAdversary:
-    """Madry et al.'s PGD: uniform random start in the l_inf box, `steps` steps of alpha * sign(grad),
-    projection onto the box and [0, 1]; the last iterate (the loss maximizer) is trained on."""
+    """Madry et al.'s PGD: uniform random start in the l_inf box, `steps` steps of
+    alpha * sign(grad), projection onto the box and [0, 1]; the last iterate (the loss
+    maximizer) is trained on."""
 
-    def __init__(self, eps: float = 0.1, alpha: float = 0.01, steps: int = 40, random_start: bool = True):
+    def __init__(
+        self, eps: float = 0.1, alpha: float = 0.01, steps: int = 40, random_start: bool = True
+    ):
         require_positive("adv", eps=eps, alpha=alpha, steps=steps)
         self.eps, self.alpha, self.steps, self.random_start = eps, alpha, int(steps), random_start
 

@@ -24,12 +24,19 @@ def build_objective(adv_cfg, noise_cfg, steps_per_epoch: int = 1):
     if name not in ADV_MODES:
         raise ConfigError(f"unknown adv {name!r}; choose from: {', '.join(ADV_MODES)}")
     if noise_name != "none" and name != "none":
-        raise ConfigError(f"noise={noise_name} trains a smoothing base model; it cannot be combined with adv={name}")
+        raise ConfigError(
+            f"noise={noise_name} trains a smoothing base model; "
+            f"it cannot be combined with adv={name}"
+        )
     if name == "none":
         return Standard(_noise(noise_cfg) if noise_name != "none" else None)
     if name == "ibp":
-        return IntervalBound(float(adv_cfg.eps), float(adv_cfg.kappa), _steps(adv_cfg.warmup_epochs, steps_per_epoch),
-                             _steps(adv_cfg.ramp_epochs, steps_per_epoch))
+        return IntervalBound(
+            float(adv_cfg.eps),
+            float(adv_cfg.kappa),
+            _steps(adv_cfg.warmup_epochs, steps_per_epoch),
+            _steps(adv_cfg.ramp_epochs, steps_per_epoch),
+        )
     factory = WassersteinAdversary if name == "wasserstein" else LinfAdversary
     settings = {k: v for k, v in adv_cfg.items() if k != "name"}
     accepted = inspect.signature(factory).parameters
@@ -40,7 +47,9 @@ def build_objective(adv_cfg, noise_cfg, steps_per_epoch: int = 1):
 
 
 def _noise(noise_cfg) -> NoiseTransform:
-    return NoiseTransform(build_noise(str(noise_cfg.name), noise_cfg.sigma), bool(noise_cfg.get("per_batch", False)))
+    return NoiseTransform(
+        build_noise(str(noise_cfg.name), noise_cfg.sigma), bool(noise_cfg.get("per_batch", False))
+    )
 
 
 def _steps(epochs, steps_per_epoch: int) -> int:
@@ -53,7 +62,9 @@ def build_probe(probe_cfg, eval_data: ImageData | None) -> RobustProbe | None:
     if probe_cfg is None or int(probe_cfg.every) <= 0 or eval_data is None:
         return None
     subset = eval_data.select(_first(len(eval_data), int(probe_cfg.size)))
-    return RobustProbe(subset, int(probe_cfg.every), float(probe_cfg.radius), int(probe_cfg.max_iter))
+    return RobustProbe(
+        subset, int(probe_cfg.every), float(probe_cfg.radius), int(probe_cfg.max_iter)
+    )
 
 
 def _first(n: int, size: int) -> torch.Tensor:

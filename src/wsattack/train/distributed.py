@@ -38,7 +38,9 @@ class DistContext:
 def from_env() -> DistContext:
     """The context torchrun describes in the environment (one process when it does not)."""
     env = os.environ
-    return DistContext(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
+    return DistContext(
+        int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0))
+    )
 
 
 def start(ctx: DistContext, device: torch.device) -> torch.device:
@@ -93,8 +95,10 @@ def shared_run_dir(ctx: DistContext, run_dir: Path) -> Path:
 
 
 def _only_hydra_files(folder: Path) -> bool:
-    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
-    return names <= {".hydra", "config.yaml", "run.log", "train.log"} | {n for n in names if n.endswith(".log")}
+    """Only what Hydra and the CLI write before a task starts: .hydra/, config.yaml, *.log."""
+    if not folder.is_dir():
+        return False
+    return all(p.name in (".hydra", "config.yaml") or p.suffix == ".log" for p in folder.iterdir())
 
 
 def launch_torchrun(nproc: int, overrides: list[str], run_dir: Path) -> None:
@@ -103,7 +107,20 @@ def launch_torchrun(nproc: int, overrides: list[str], run_dir: Path) -> None:
     if int(nproc) < 1:
         raise ConfigError(f"launcher.nproc_per_node must be >= 1, got {nproc}")
     kept = [o for o in overrides if not o.lstrip("+~").startswith(("launcher", "hydra.run.dir"))]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(nproc)}",
-               "-m", "wsattack.run", "train", *kept, f"hydra.run.dir={run_dir}", "launcher=none"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={int(nproc)}",
+        "-m",
+        "wsattack.run",
+        "train",
+        *kept,
+        f"hydra.run.dir={run_dir}",
+        "launcher=none",
+    ]
     if subprocess.run(command, check=False).returncode != 0:
-        raise ConfigError(f"torchrun with {nproc} processes failed; see the output above and {run_dir}")
+        raise ConfigError(
+            f"torchrun with {nproc} processes failed; see the output above and {run_dir}"
+        )

@@ -23,13 +23,15 @@ MONOTONE = (nn.ReLU, nn.Flatten, nn.Identity, Binarize, Normalize)
 
 
 def layers_of(model: Classifier) -> list[nn.Module]:
-    """The classifier as a flat list of layers (preprocessing first); ConfigError if not supported."""
+    """The classifier as a flat list of layers, preprocessing first (ConfigError if unsupported)."""
     if not isinstance(model.net, nn.Sequential):
         raise ConfigError(f"interval bounds need a sequential network; {model.name} is not one")
     layers = [*_flatten(model.preprocess), *_flatten(model.net)]
     for layer in layers:
         if not isinstance(layer, (nn.Linear, nn.Conv2d, *MONOTONE)):
-            raise ConfigError(f"interval bounds do not support {type(layer).__name__} layers ({model.name})")
+            raise ConfigError(
+                f"interval bounds do not support {type(layer).__name__} layers ({model.name})"
+            )
         if isinstance(layer, nn.Conv2d) and layer.padding_mode != "zeros":
             raise ConfigError("interval bounds support only zero-padded convolutions")
     if not isinstance(layers[-1], nn.Linear):
@@ -43,7 +45,9 @@ def _flatten(module: nn.Module) -> list[nn.Module]:
     return [module]
 
 
-def interval_forward(layers, lower: torch.Tensor, upper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def interval_forward(
+    layers, lower: torch.Tensor, upper: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Elementwise bounds on the output of `layers` for every input in [lower, upper]."""
     for layer in layers:
         if isinstance(layer, (nn.Linear, nn.Conv2d)):
@@ -59,11 +63,21 @@ def _affine(layer, lower, upper):
     if isinstance(layer, nn.Linear):
         out_radius = F.linear(radius, layer.weight.abs())
     else:
-        out_radius = F.conv2d(radius, layer.weight.abs(), None, layer.stride, layer.padding, layer.dilation, layer.groups)
+        out_radius = F.conv2d(
+            radius,
+            layer.weight.abs(),
+            None,
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+            layer.groups,
+        )
     return out_centre - out_radius, out_centre + out_radius
 
 
-def margin_lower_bounds(model: Classifier, images: torch.Tensor, labels: torch.Tensor, eps: float) -> torch.Tensor:
+def margin_lower_bounds(
+    model: Classifier, images: torch.Tensor, labels: torch.Tensor, eps: float
+) -> torch.Tensor:
     """(B, K) lower bounds on z_y - z_j over the l_inf ball of radius eps intersected with [0, 1].
 
     Column y is exactly 0. An image is verified at eps when every other column is > 0.
@@ -75,7 +89,11 @@ def margin_lower_bounds(model: Classifier, images: torch.Tensor, labels: torch.T
     diff_w = last.weight[labels][:, None, :] - last.weight[None]  # (B, K, H)
     diff_b = last.bias[labels][:, None] - last.bias[None] if last.bias is not None else 0.0
     centre, radius = (upper + lower) / 2, (upper - lower) / 2
-    return torch.einsum("bkh,bh->bk", diff_w, centre) - torch.einsum("bkh,bh->bk", diff_w.abs(), radius) + diff_b
+    return (
+        torch.einsum("bkh,bh->bk", diff_w, centre)
+        - torch.einsum("bkh,bh->bk", diff_w.abs(), radius)
+        + diff_b
+    )
 
 
 def worst_case_logits(margins: torch.Tensor) -> torch.Tensor:
@@ -103,13 +121,18 @@ class BoundedForward(nn.Module):
 
 
 @torch.no_grad()
-def verified_accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor, eps: float, batch_size: int = 500) -> float:
-    """Fraction of images correctly classified and verified robust in the l_inf ball of radius eps."""
+def verified_accuracy(
+    model: Classifier, images: torch.Tensor, labels: torch.Tensor, eps: float, batch_size: int = 500
+) -> float:
+    """Fraction of images correctly classified and verified in the l_inf ball of radius eps."""
     if eps < 0:
         raise ConfigError(f"the verified l_inf radius must be >= 0, got {eps}")
     device = next(model.parameters()).device
     count = 0
     for start in range(0, len(labels), batch_size):
-        x, y = images[start : start + batch_size].to(device), labels[start : start + batch_size].to(device)
+        x, y = (
+            images[start : start + batch_size].to(device),
+            labels[start : start + batch_size].to(device),
+        )
         count += verified(margin_lower_bounds(model, x, y, eps), y).sum().item()
     return count / max(len(labels), 1)

@@ -23,5 +23,7 @@ class NoiseTransform:
     def __call__(self, model, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if not self.per_batch:
             return self.noise.perturb(images)
-        unit = self.noise.unit_noise((1, *images.shape[1:]), dtype=images.dtype, device=images.device)
+        unit = self.noise.unit_noise(
+            (1, *images.shape[1:]), dtype=images.dtype, device=images.device
+        )
         return images + unit * images.sum(dim=(1, 2, 3), keepdim=True)

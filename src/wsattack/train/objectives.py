@@ -69,14 +69,22 @@ class IntervalBound(Standard):
     the examples not verified at the current eps, `adv_radius` sums the current eps over them.
     """
 
-    def __init__(self, eps: float = 0.1, kappa: float = 0.5, warmup_steps: int = 0, ramp_steps: int = 1):
+    def __init__(
+        self, eps: float = 0.1, kappa: float = 0.5, warmup_steps: int = 0, ramp_steps: int = 1
+    ):
         if eps <= 0 or not 0 <= kappa <= 1 or warmup_steps < 0 or ramp_steps < 0:
             raise ConfigError(
                 f"adv=ibp needs eps > 0, kappa in [0, 1], warmup_epochs >= 0 and ramp_epochs >= 0; "
-                f"got eps={eps}, kappa={kappa}, warmup_steps={warmup_steps}, ramp_steps={ramp_steps}"
+                f"got eps={eps}, kappa={kappa}, "
+                f"warmup_steps={warmup_steps}, ramp_steps={ramp_steps}"
             )
         super().__init__()
-        self.eps, self.kappa, self.warmup_steps, self.ramp_steps = eps, kappa, warmup_steps, ramp_steps
+        self.eps, self.kappa, self.warmup_steps, self.ramp_steps = (
+            eps,
+            kappa,
+            warmup_steps,
+            ramp_steps,
+        )
 
     def network(self, model: nn.Module) -> nn.Module:
         return BoundedForward(model)

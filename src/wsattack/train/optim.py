@@ -16,8 +16,12 @@ def build_optimizer(params, cfg) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    raise ConfigError(f"unknown train.optimizer {cfg.optimizer!r}; choose from: {', '.join(OPTIMIZERS)}")
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    raise ConfigError(
+        f"unknown train.optimizer {cfg.optimizer!r}; choose from: {', '.join(OPTIMIZERS)}"
+    )
 
 
 def build_scheduler(optimizer, cfg, steps_per_epoch: int):
@@ -26,7 +30,11 @@ def build_scheduler(optimizer, cfg, steps_per_epoch: int):
     if cfg.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     if cfg.scheduler == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(cfg.step_size) * steps_per_epoch, gamma=cfg.gamma)
+        return torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=int(cfg.step_size) * steps_per_epoch, gamma=cfg.gamma
+        )
     if cfg.scheduler == "none":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    raise ConfigError(f"unknown train.scheduler {cfg.scheduler!r}; choose from: {', '.join(SCHEDULERS)}")
+    raise ConfigError(
+        f"unknown train.scheduler {cfg.scheduler!r}; choose from: {', '.join(SCHEDULERS)}"
+    )

@@ -8,32 +8,46 @@ so probing does not disturb the training run's RNG stream.
 
 from __future__ import annotations
 
-import torch
-
 from wsattack.attacks import WassersteinPGD
 from wsattack.data import ImageData
 from wsattack.train.adversaries import frozen, require_positive
 
 
 class RobustProbe:
-    def __init__(self, data: ImageData | None = None, every: int = 5, radius: float = 0.1, max_iter: int = 20,
-                 batch_size: int = 100):
+    def __init__(
+        self,
+        data: ImageData | None = None,
+        every: int = 5,
+        radius: float = 0.1,
+        max_iter: int = 20,
+        batch_size: int = 100,
+    ):
         if data is None:
             raise ValueError("RobustProbe needs held-out data")
         require_positive("train.robust_eval", radius=radius, max_iter=max_iter)
-        self.data, self.every, self.radius, self.max_iter, self.batch_size = data, int(every), radius, max_iter, batch_size
+        self.data, self.every, self.radius, self.max_iter, self.batch_size = (
+            data,
+            int(every),
+            radius,
+            max_iter,
+            batch_size,
+        )
 
     def due(self, epochs_done: int) -> bool:
         return self.every > 0 and epochs_done % self.every == 0
 
     def __call__(self, model) -> tuple[float, float]:
         """(clean accuracy, adversarial accuracy at `radius`) on the subset."""
-        attack = WassersteinPGD(model, schedule="fixed", radii=(self.radius,), max_iter=self.max_iter)
+        attack = WassersteinPGD(
+            model, schedule="fixed", radii=(self.radius,), max_iter=self.max_iter
+        )
         clean = robust = 0
         with frozen(model):
             for start in range(0, len(self.data), self.batch_size):
                 x = self.data.images[start : start + self.batch_size]
-                y = self.data.labels[start : start + self.batch_size].to(next(model.parameters()).device)
+                y = self.data.labels[start : start + self.batch_size].to(
+                    next(model.parameters()).device
+                )
                 result = attack(x, y)
                 clean += (result.clean_pred == y).sum().item()
                 robust += (~result.success).sum().item()
