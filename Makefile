@@ -9,7 +9,7 @@ N ?= 10000
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint demo demo-assets bench bench-attack reproduce-wong2019-mnist clean
+.PHONY: help install test test-fast lint demo demo-assets bench bench-attack reproduce-wong2019-mnist reproduce-levine2020-mnist clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-28s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ demo-assets: $(STAMP)  ## regenerate the packaged demo sample and model (Debian'
 
 reproduce-wong2019-mnist: $(STAMP)  ## Wong 2019 Figure 4 and eps=1 table: the four zoo models on the first N MNIST test images (DATA=, ZOO_DIR=)
 	$(BIN)/python scripts/reproduce_wong2019_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR)
+
+reproduce-levine2020-mnist: $(STAMP)  ## Levine 2020 Table 1: certify with the 14 zoo smoothing models on the first N MNIST test images (DATA=, ZOO_DIR=)
+	$(BIN)/python scripts/reproduce_levine2020_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR)
 
 bench-attack: $(STAMP)  ## attack speed benchmark against the authors' code (100 MNIST images, 2 threads; outputs/bench/attack.json)
 	$(BIN)/python scripts/bench_attack.py --data $(DATA) --zoo-dir $(ZOO_DIR) --threads 2

@@ -4,9 +4,11 @@ certify.csv columns: idx, label, predict (the certified class, or -1 = ABSTAIN),
 predict == label; an abstention is never correct), radius (certified 1-Wasserstein radius with
 the L2 ground metric, per unit mass; 0 on abstention), p_lower (Clopper-Pearson lower bound of the
 guessed class's probability), abstain (1/0), time_s; then vote (hard-vote prediction from
-smoothing.n_predict samples, -1 = abstain), vote_correct, noise_accuracy (fraction of those noisy
-samples the base classifier gets right). Noise for image idx comes from a generator seeded by
-(seed, idx), so a run, a resumed run and a rerun with the same seed give the same CSV.
+smoothing.n_predict samples, -1 = abstain), vote_correct, top (the most frequent class among those
+samples, never -1: the classification the paper's median certified robustness counts),
+noise_accuracy (fraction of those noisy samples the base classifier gets right). Noise for image
+idx comes from a generator seeded by (seed, idx), so a run, a resumed run and a rerun with the
+same seed give the same CSV.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from wsattack.tasks.setup import load_data, load_model, prepare
 
 log = logging.getLogger("wsattack")
 CERTIFY_COLUMNS = ["idx", "label", "predict", "correct", "radius", "p_lower", "abstain", "time_s",
-                   "vote", "vote_correct", "noise_accuracy"]
+                   "vote", "vote_correct", "top", "noise_accuracy"]
 
 
 @register_task("certify", "randomized-smoothing certificates (certify.csv, summary.csv, certified_accuracy.png)")
@@ -52,7 +54,7 @@ def run_certify(cfg, run_dir: Path) -> None:
         table.append(rows)
         bar.update(len(rows))
     bar.close()
-    _finish(table, run_dir, s)
+    _finish(table, {int(i) for i in data.indices}, run_dir, s)
 
 
 def _check_sample_counts(s) -> None:
@@ -80,12 +82,15 @@ def _certify_one(smoothed: SmoothedClassifier, data: ImageData, i: int, s, seed:
         "time_s": round(time.perf_counter() - start, 4),
         "vote": voted,
         "vote_correct": int(voted == label),
+        "top": int(counts.argmax()),
         "noise_accuracy": float(counts[label]) / int(s.n_predict),
     }
 
 
-def _finish(table: ResultTable, run_dir: Path, s) -> None:
+def _finish(table: ResultTable, indices: set[int], run_dir: Path, s) -> None:
+    # Only this run's images: a rerun with a smaller dataset.limit must not count earlier rows.
     frame = table.read()
+    frame = frame[frame["idx"].isin(indices)]
     row = {"smoothing": s.name, "sigma": float(s.sigma), **table_row(frame)}
     ResultTable(run_dir / "summary.csv", list(row)).replace([row])
     finite = frame["radius"].to_numpy(dtype=float)
