@@ -158,9 +158,12 @@ def _accuracy(accuracy, abstained) -> str:
 
 
 def _radius(value) -> str:
+    """As the paper prints it: 0.0095, 0 or N/A."""
     if value == "" or pd.isna(value):
         return ""
-    return value if value == NA else f"{float(value):.4g}"
+    if value == NA:
+        return NA
+    return "0" if float(value) == 0 else f"{float(value):.4f}"
 
 
 def _base(value) -> str:
@@ -177,7 +180,7 @@ def markdown(table: pd.DataFrame, n: int) -> str:
     ]
     for noise, block in table.groupby("noise", sort=False):
         lines += [
-            f"\n## {TITLES.get(noise, noise)}\n",
+            f"## {TITLES.get(noise, noise)}\n",
             "| sigma | accuracy (abstained) | paper | median certified robustness | paper "
             "| base classifier accuracy | paper | status |",
             "|---|---|---|---|---|---|---|---|",
@@ -194,7 +197,8 @@ def markdown(table: pd.DataFrame, n: int) -> str:
                 row.status,
             ]
             lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        lines.append("")
+    return "\n".join(lines)
 
 
 def main() -> None:
