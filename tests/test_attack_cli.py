@@ -98,3 +98,10 @@ def test_bad_attack_config_is_one_line(args, message, tmp_path, checkpoint):
     result = run_cli("attack", *SYNTH, f"model.checkpoint={checkpoint}", *args, f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert message in result.stderr.strip().splitlines()[-1] and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_verify_false_skips_the_exact_check(tmp_path, checkpoint):
+    _attack(tmp_path, checkpoint, "dataset.test_size=8", "attack.verify=false")
+    frame = pd.read_csv(tmp_path / "examples.csv")
+    assert (frame["verified"] == -1).all() and (frame["exact_cost"] == -1).all()
+    assert (frame.loc[frame["success"] == 1, "linf"] > 0).all()

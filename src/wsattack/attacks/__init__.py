@@ -1,11 +1,11 @@
 """Attacks with a plain Python API: `WassersteinPGD(model)(images, labels) -> AttackResult`."""
 
-from wsattack.attacks.balls import Distance, LpBall, WassersteinBall
+from wsattack.attacks.balls import LpBall, WassersteinBall
 from wsattack.attacks.registry import ATTACKS, register_attack
 from wsattack.attacks.result import NOT_FOOLED, AttackResult
 from wsattack.attacks.wasserstein import L2PGD, LinfPGD, WassersteinPGD
 
 __all__ = [
-    "ATTACKS", "NOT_FOOLED", "AttackResult", "Distance", "L2PGD", "LinfPGD", "LpBall", "WassersteinBall",
+    "ATTACKS", "NOT_FOOLED", "AttackResult", "L2PGD", "LinfPGD", "LpBall", "WassersteinBall",
     "WassersteinPGD", "register_attack",
 ]

@@ -3,19 +3,9 @@ used to verify every adversarial example afterwards."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from wsattack.ot import Duals, exact_cost, project, wasserstein_cost
-
-
-@dataclass
-class Distance:
-    """Per-example exact distance to the clean image, and the relative change of total mass."""
-
-    value: torch.Tensor
-    mass_change: torch.Tensor
 
 
 class WassersteinBall:
@@ -36,18 +26,17 @@ class WassersteinBall:
                       tol_dual=self.tol, tol_marginal=self.tol, duals=duals)
         return res.z, res.duals
 
-    def distance(self, x: torch.Tensor, adv: torch.Tensor) -> Distance:
-        """Exact local transport cost (POT network simplex) per unit clean mass.
+    def distance(self, x: torch.Tensor, adv: torch.Tensor) -> torch.Tensor:
+        """Exact local transport cost (POT network simplex) per unit clean mass, float64 on CPU.
 
         Clamping to [0,1] can only remove mass from a projected image, so when the masses differ
         the cost is that of the cheapest plan carrying all of adv's mass from x (partial
-        transport); `mass_change` records how much mass the clamp removed.
+        transport).
         """
-        mass_x, mass_adv = x.flatten(1).sum(1), adv.flatten(1).sum(1)
-        change = (mass_adv - mass_x) / mass_x
-        partial = bool((change.abs() > 1e-5).any())
-        cost = exact_cost(x.double().cpu(), adv.double().cpu(), self.cost, local=True, partial=partial)
-        return Distance(torch.as_tensor(cost.cost, dtype=torch.float64), change.double().cpu())
+        x, adv = x.double().cpu(), adv.double().cpu()
+        change = (adv.flatten(1).sum(1) - x.flatten(1).sum(1)).abs() / x.flatten(1).sum(1)
+        partial = bool((change > 1e-5).any())
+        return torch.as_tensor(exact_cost(x, adv, self.cost, local=True, partial=partial).cost)
 
 
 class LpBall:
@@ -64,7 +53,5 @@ class LpBall:
         norms = delta.flatten(1).norm(dim=1).view_as(eps).clamp_min(1e-12)
         return x + delta * (eps / norms).clamp(max=1.0), None
 
-    def distance(self, x: torch.Tensor, adv: torch.Tensor) -> Distance:
-        value = (adv - x).flatten(1).norm(p=self.norm, dim=1)
-        change = (adv.flatten(1).sum(1) - x.flatten(1).sum(1)) / x.flatten(1).sum(1).clamp_min(1e-12)
-        return Distance(value.double().cpu(), change.double().cpu())
+    def distance(self, x: torch.Tensor, adv: torch.Tensor) -> torch.Tensor:
+        return (adv - x).flatten(1).double().cpu().norm(p=self.norm, dim=1)
