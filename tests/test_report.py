@@ -60,10 +60,12 @@ def test_table_equals_what_examples_imply(tmp_path):
     assert (out / "accuracy_vs_eps.png").stat().st_size > 0
 
 
-def test_labels_default_to_run_directory_names(tmp_path):
+def test_labels_default_to_run_directory_names_and_reruns_replace(tmp_path):
     run = _fake_run(tmp_path / "vanilla", RUNS["weak"])
     cli(["report", f"runs=[{run}]", f"hydra.run.dir={tmp_path / 'out'}"])
-    assert pd.read_csv(tmp_path / "out" / "report.csv")["label"].tolist() == ["vanilla"]
+    cli(["report", f"runs=[{run}]", "radii=[2.0]", f"hydra.run.dir={tmp_path / 'out'}"])
+    table = pd.read_csv(tmp_path / "out" / "report.csv")
+    assert table["label"].tolist() == ["vanilla"] and "acc@2" in table and "acc@1" not in table
 
 
 def _error(*args) -> str:

@@ -37,13 +37,15 @@ def run_report(cfg, run_dir: Path) -> None:
         curves, run_dir / "accuracy_vs_eps.png", cfg.xlabel, "adversarial accuracy", cfg.title or ""
     )
     rows = [_row(label, run, frames[label], radii) for label, run in zip(labels, runs, strict=True)]
+    # Recomputed from scratch: an older report.csv in this directory may have other radii.
+    (run_dir / "report.csv").unlink(missing_ok=True)
     ResultTable(run_dir / "report.csv", list(rows[0])).replace(rows)
     print(pd.DataFrame(rows).drop(columns="run").to_string(index=False))
     log.info("report of %d runs in %s", len(runs), run_dir)
 
 
 def _run_dirs(runs) -> list[Path]:
-    """The run directories, each checked to exist and to hold an examples.csv with rows."""
+    """The run directories, each checked to exist and to hold an examples.csv."""
     runs = [runs] if isinstance(runs, str) else list(runs or [])
     if not runs:
         raise ConfigError(
