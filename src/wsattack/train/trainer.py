@@ -94,6 +94,15 @@ def combine(parts: list[dict]) -> EpochTotals:
 
 
 class Trainer:
+    """`Trainer(model, train_data, eval_data, cfg, device, run_dir, ...).fit() -> last log row`.
+
+    cfg is the `train` config. objective: what a step minimizes (default: cross-entropy after
+    `transform`). probe: a `RobustProbe` run on its epochs. dist: this process's place in a
+    multi-process run (default: the only one); the global batch `cfg.batch_size` is split
+    evenly among the processes, and when the data size does not divide among them the sampler
+    repeats a few images to even the shares (as `DistributedSampler` does).
+    """
+
     def __init__(
         self,
         model: Classifier,
