@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 from omegaconf import OmegaConf
 from torch import nn
 
 from wsattack.errors import ConfigError
-from wsattack.models import Classifier, build_model
+from wsattack.models import Classifier, build_model, save_checkpoint
+from wsattack.run import cli
 from wsattack.train.ibp import (
     interval_forward,
     layers_of,
@@ -88,3 +90,15 @@ def test_unsupported_networks_are_config_errors():
         )
     with pytest.raises(ConfigError, match="BatchNorm"):
         layers_of(Classifier(nn.Sequential(nn.Flatten(), nn.BatchNorm1d(4), nn.Linear(4, 2)), "bn"))
+
+
+def test_eval_reports_verified_accuracy(tmp_path):
+    model = build_model(OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, 16, 16))
+    save_checkpoint(tmp_path / "model.pt", model, "synthetic")
+    data = ["dataset=synthetic", "dataset.height=16", "dataset.width=16", "dataset.test_size=64"]
+    for eps in (0.0, 0.3):
+        run = [f"eval.verify_linf_eps={eps}", "device=cpu", f"hydra.run.dir={tmp_path / str(eps)}"]
+        cli(["eval", *data, f"model.checkpoint={tmp_path / 'model.pt'}", *run])
+    exact, loose = (pd.read_csv(tmp_path / str(eps) / "metrics.csv").iloc[0] for eps in (0.0, 0.3))
+    assert exact["verified_accuracy"] == exact["accuracy"] and exact["verify_linf_eps"] == 0.0
+    assert loose["verified_accuracy"] <= loose["accuracy"]
