@@ -97,7 +97,7 @@ def report(args, labels, result, checked, attack_s: float, verify_s: float) -> d
         "clean_accuracy": round(float((result.clean_pred.cpu() == labels).float().mean()), 4),
         "verify_s": round(verify_s, 2),
         "verify_s_per_image": round(verify_s / n, 4),
-        "unverified": int((~checked.verified).sum()),
+        "unverified": int((checked.verified == 0).sum()),
         "authors": AUTHORS,
         "target": TARGET,
         "meets_target": per_image <= TARGET["s_per_image"]
