@@ -52,9 +52,20 @@ PAPER = {
     },
 }
 TITLES = {"wasserstein": "Wasserstein smoothing", "laplace": "Laplace smoothing"}
-COLUMNS = ["noise", "sigma", "n", "accuracy_pct", "abstained_pct", "paper_accuracy_pct",
-           "paper_abstained_pct", "median_radius", "paper_median_radius", "base_accuracy_pct",
-           "paper_base_accuracy_pct", "status"]
+COLUMNS = [
+    "noise",
+    "sigma",
+    "n",
+    "accuracy_pct",
+    "abstained_pct",
+    "paper_accuracy_pct",
+    "paper_abstained_pct",
+    "median_radius",
+    "paper_median_radius",
+    "base_accuracy_pct",
+    "paper_base_accuracy_pct",
+    "status",
+]
 
 
 def parse_args() -> argparse.Namespace:
@@ -98,7 +109,10 @@ def certify(noise: str, sigma: float, args, run_dir: Path) -> str | None:
     name = model_name(noise, sigma)
     print(f"== certifying {name} (first {args.n} images) -> {run_dir}", flush=True)
     command = [
-        sys.executable, "-m", "wsattack.run", "certify",
+        sys.executable,
+        "-m",
+        "wsattack.run",
+        "certify",
         f"experiment={PRESET}",
         f"smoothing={noise}",
         f"sigma={sigma}",
@@ -128,8 +142,12 @@ def measured_row(noise: str, sigma: float, run_dir: Path) -> dict:
 
 def paper_row(noise: str, sigma: float) -> dict:
     accuracy, abstained, median, base = PAPER[noise][sigma]
-    return {"paper_accuracy_pct": accuracy, "paper_abstained_pct": abstained,
-            "paper_median_radius": median, "paper_base_accuracy_pct": base}
+    return {
+        "paper_accuracy_pct": accuracy,
+        "paper_abstained_pct": abstained,
+        "paper_median_radius": median,
+        "paper_base_accuracy_pct": base,
+    }
 
 
 def run_all(args) -> pd.DataFrame:

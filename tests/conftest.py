@@ -36,9 +36,16 @@ def compose():
     return _compose
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run `wsattack ARGS` in a subprocess, as a user would."""
     code = "from wsattack.run import cli; cli()"
     return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", code, *args],
+        cwd=cwd or REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )

@@ -16,25 +16,63 @@ from wsattack.run import cli
 from wsattack.tasks.attack_task import EXAMPLE_COLUMNS
 from wsattack.train import Trainer
 
-SYNTH = ["dataset=synthetic", "dataset.height=16", "dataset.width=16", "dataset.test_size=24", "device=cpu"]
-FAST = ["schedule.eps0=0.05", "schedule.growth=1.3", "schedule.every=3", "schedule.max_iter=30",
-        "attack.params.p=2", "attack.batch_size=8"]
+SYNTH = [
+    "dataset=synthetic",
+    "dataset.height=16",
+    "dataset.width=16",
+    "dataset.test_size=24",
+    "device=cpu",
+]
+FAST = [
+    "schedule.eps0=0.05",
+    "schedule.growth=1.3",
+    "schedule.every=3",
+    "schedule.max_iter=30",
+    "attack.params.p=2",
+    "attack.batch_size=8",
+]
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model(OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, 16, 16))
-    cfg = OmegaConf.create({"epochs": 5, "batch_size": 32, "optimizer": "adam", "lr": 0.003, "weight_decay": 0.0,
-                            "scheduler": "none", "resume": False})
+    cfg = OmegaConf.create(
+        {
+            "epochs": 5,
+            "batch_size": 32,
+            "optimizer": "adam",
+            "lr": 0.003,
+            "weight_decay": 0.0,
+            "scheduler": "none",
+            "resume": False,
+        }
+    )
     run = tmp_path_factory.mktemp("model")
-    Trainer(model, synthetic_images(600, height=16, width=16, seed=0), None, cfg, torch.device("cpu"), run).fit()
+    Trainer(
+        model,
+        synthetic_images(600, height=16, width=16, seed=0),
+        None,
+        cfg,
+        torch.device("cpu"),
+        run,
+    ).fit()
     save_checkpoint(run / "model.pt", model, "synthetic")
     return run / "model.pt"
 
 
 def _attack(run_dir, checkpoint, *extra):
-    cli(["attack", *SYNTH, "model=mnist_cnn", f"model.checkpoint={checkpoint}", *FAST, f"hydra.run.dir={run_dir}", *extra])
+    cli(
+        [
+            "attack",
+            *SYNTH,
+            "model=mnist_cnn",
+            f"model.checkpoint={checkpoint}",
+            *FAST,
+            f"hydra.run.dir={run_dir}",
+            *extra,
+        ]
+    )
 
 
 def test_outputs_and_schema(tmp_path, checkpoint):
@@ -47,7 +85,10 @@ def test_outputs_and_schema(tmp_path, checkpoint):
     assert (broken["exact_cost"] <= broken["eps_found"] * (1 + 1e-3) + 1e-9).all()
     assert (frame.loc[frame["clean_correct"] == 0, "eps_found"] == 0).all()
     curve = pd.read_csv(tmp_path / "accuracy_vs_eps.csv")
-    assert curve["accuracy"].is_monotonic_decreasing and curve["accuracy"].iloc[0] == frame["clean_correct"].mean()
+    assert (
+        curve["accuracy"].is_monotonic_decreasing
+        and curve["accuracy"].iloc[0] == frame["clean_correct"].mean()
+    )
     for name in ("accuracy_vs_eps.png", "examples.png", "summary.csv", "config.yaml"):
         assert (tmp_path / name).is_file()
     saved = torch.load(tmp_path / "adversarial.pt", weights_only=True)
@@ -66,16 +107,23 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, checkpoin
         part.unlink()
     (cut / "adversarial.pt").unlink()
     _attack(cut, checkpoint)
-    resumed, full = pd.read_csv(cut / "examples.csv"), pd.read_csv(tmp_path / "full" / "examples.csv")
+    resumed, full = (
+        pd.read_csv(cut / "examples.csv"),
+        pd.read_csv(tmp_path / "full" / "examples.csv"),
+    )
     assert resumed["idx"].tolist() == list(range(24))  # nothing lost, nothing duplicated
     pd.testing.assert_frame_equal(resumed.drop(columns="time_s"), full.drop(columns="time_s"))
-    assert resumed["time_s"].iloc[:8].tolist() == full["time_s"].iloc[:8].tolist()  # first batch not recomputed
+    assert (
+        resumed["time_s"].iloc[:8].tolist() == full["time_s"].iloc[:8].tolist()
+    )  # first batch not recomputed
     a, b = (torch.load(d / "adversarial.pt", weights_only=True) for d in (cut, tmp_path / "full"))
     assert torch.equal(a["adv"], b["adv"])
 
 
 def test_targeted_all_classes(tmp_path, checkpoint):
-    _attack(tmp_path, checkpoint, "dataset.test_size=3", "attack.target=all", "schedule.max_iter=60")
+    _attack(
+        tmp_path, checkpoint, "dataset.test_size=3", "attack.target=all", "schedule.max_iter=60"
+    )
     frame = pd.read_csv(tmp_path / "examples.csv")
     assert len(frame) == 27 and set(frame["target"]) == set(range(10))
     assert (frame["target"] != frame["label"]).all()
@@ -91,13 +139,21 @@ def test_targeted_all_classes(tmp_path, checkpoint):
         (["attack.params.step=newton"], "unknown attack.step 'newton'"),
         (["attack.params.kernel_size=4"], "odd"),
         (["attack.target=12"], "attack.target must be null, all, or a class"),
-        (["attack.params.momentum=0.9"], "unknown config option 'attack.params.momentum'; valid keys under"),
+        (
+            ["attack.params.momentum=0.9"],
+            "unknown config option 'attack.params.momentum'; valid keys under",
+        ),
     ],
 )
 def test_bad_attack_config_is_one_line(args, message, tmp_path, checkpoint):
-    result = run_cli("attack", *SYNTH, f"model.checkpoint={checkpoint}", *args, f"hydra.run.dir={tmp_path}")
+    result = run_cli(
+        "attack", *SYNTH, f"model.checkpoint={checkpoint}", *args, f"hydra.run.dir={tmp_path}"
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert message in result.stderr.strip().splitlines()[-1] and len(result.stderr.strip().splitlines()) == 1
+    assert (
+        message in result.stderr.strip().splitlines()[-1]
+        and len(result.stderr.strip().splitlines()) == 1
+    )
 
 
 def test_verify_false_skips_the_exact_check(tmp_path, checkpoint):

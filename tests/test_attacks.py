@@ -9,7 +9,6 @@ from omegaconf import OmegaConf
 from wsattack.attacks import ATTACKS, AttackResult, WassersteinPGD
 from wsattack.attacks.verify import verify
 from wsattack.data import synthetic_images
-from wsattack.errors import ConfigError
 from wsattack.models import build_model
 from wsattack.train import Trainer
 
@@ -20,10 +19,24 @@ SIZE = 16
 def trained(tmp_path_factory):
     """A mnist_cnn trained for a few epochs on 16x16 synthetic blobs, and held-out images."""
     torch.manual_seed(0)
-    train, test = synthetic_images(600, height=SIZE, width=SIZE, seed=0), synthetic_images(64, height=SIZE, width=SIZE, seed=1)
-    model = build_model(OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, SIZE, SIZE))
-    cfg = OmegaConf.create({"epochs": 6, "batch_size": 32, "optimizer": "adam", "lr": 0.003, "weight_decay": 0.0,
-                            "scheduler": "none", "resume": False})
+    train, test = (
+        synthetic_images(600, height=SIZE, width=SIZE, seed=0),
+        synthetic_images(64, height=SIZE, width=SIZE, seed=1),
+    )
+    model = build_model(
+        OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, SIZE, SIZE)
+    )
+    cfg = OmegaConf.create(
+        {
+            "epochs": 6,
+            "batch_size": 32,
+            "optimizer": "adam",
+            "lr": 0.003,
+            "weight_decay": 0.0,
+            "scheduler": "none",
+            "resume": False,
+        }
+    )
     Trainer(model, train, None, cfg, torch.device("cpu"), tmp_path_factory.mktemp("train")).fit()
     model.zero_grad(set_to_none=True)
     model.eval().requires_grad_(False)
@@ -33,7 +46,16 @@ def trained(tmp_path_factory):
 
 
 def _fast_wasserstein(model, **kw):
-    args = {"eps0": 0.05, "growth": 1.3, "every": 3, "max_iter": 40, "kernel_size": 5, "p": 2, "lam": 1000, "alpha": 0.1}
+    args = {
+        "eps0": 0.05,
+        "growth": 1.3,
+        "every": 3,
+        "max_iter": 40,
+        "kernel_size": 5,
+        "p": 2,
+        "lam": 1000,
+        "alpha": 0.1,
+    }
     return WassersteinPGD(model, **{**args, **kw})
 
 
@@ -43,7 +65,11 @@ def test_every_attack_runs_with_defaults_and_verifies(name, trained):
     attack = ATTACKS.get(name)(model)
     result = attack(data.images[:6], data.labels[:6])
     assert isinstance(result, AttackResult)
-    assert result.adv.shape == data.images[:6].shape and result.adv.min() >= 0 and result.adv.max() <= 1
+    assert (
+        result.adv.shape == data.images[:6].shape
+        and result.adv.min() >= 0
+        and result.adv.max() <= 1
+    )
     assert torch.equal(result.success, result.eps_found < float("inf"))
     assert (verify(attack.ball, data.images[:6], result).verified == 1).all()
 
@@ -89,7 +115,9 @@ def test_targeted_mode_reaches_the_target(trained):
 
 def test_fixed_schedule_reports_smallest_breaking_radius(trained):
     model, data = trained
-    result = WassersteinPGD(model, schedule="fixed", radii=(0.5, 0.05, 0.2), max_iter=15, p=2)(data.images[:8], data.labels[:8])
+    result = WassersteinPGD(model, schedule="fixed", radii=(0.5, 0.05, 0.2), max_iter=15, p=2)(
+        data.images[:8], data.labels[:8]
+    )
     assert set(result.eps_found[result.success].tolist()) <= {0.05, 0.2, 0.5}
 
 
@@ -103,9 +131,13 @@ def test_other_steps_find_examples(step, trained):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"eps0": 0.0}, "eps0 must be positive"), ({"step": "newton"}, "unknown attack.step 'newton'"),
-     ({"alpha": -1}, "alpha must be positive"), ({"schedule": "cosine"}, "unknown schedule 'cosine'"),
-     ({"kernel_size": 4}, "odd")],
+    [
+        ({"eps0": 0.0}, "eps0 must be positive"),
+        ({"step": "newton"}, "unknown attack.step 'newton'"),
+        ({"alpha": -1}, "alpha must be positive"),
+        ({"schedule": "cosine"}, "unknown schedule 'cosine'"),
+        ({"kernel_size": 4}, "odd"),
+    ],
 )
 def test_bad_arguments_are_clear_errors(kwargs, message, trained):
     with pytest.raises(ValueError, match=message):

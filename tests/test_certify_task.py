@@ -20,13 +20,32 @@ from wsattack.train import Trainer
 
 SIZE = 16
 IMAGES = 12
-SYNTH = ["dataset=synthetic", f"dataset.height={SIZE}", f"dataset.width={SIZE}",
-         f"dataset.test_size={IMAGES}", "device=cpu"]
+SYNTH = [
+    "dataset=synthetic",
+    f"dataset.height={SIZE}",
+    f"dataset.width={SIZE}",
+    f"dataset.test_size={IMAGES}",
+    "device=cpu",
+]
 # Few samples keep a run at a few seconds; sigma large enough that some images abstain.
-FAST = ["sigma=0.02", "smoothing.n0=20", "smoothing.n=100", "smoothing.n_predict=100",
-        "smoothing.batch_size=50", "certify.chunk=4"]
-SUMMARY_COLUMNS = ["smoothing", "sigma", "n", "smoothed_accuracy", "abstained",
-                   "median_certified_radius", "base_accuracy_under_noise", "certified_accuracy"]
+FAST = [
+    "sigma=0.02",
+    "smoothing.n0=20",
+    "smoothing.n=100",
+    "smoothing.n_predict=100",
+    "smoothing.batch_size=50",
+    "certify.chunk=4",
+]
+SUMMARY_COLUMNS = [
+    "smoothing",
+    "sigma",
+    "n",
+    "smoothed_accuracy",
+    "abstained",
+    "median_certified_radius",
+    "base_accuracy_under_noise",
+    "certified_accuracy",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +54,17 @@ def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     spec = OmegaConf.create({"name": "mnist_cnn", "checkpoint": None})
     model = build_model(spec, (1, SIZE, SIZE))
-    cfg = OmegaConf.create({"epochs": 5, "batch_size": 32, "optimizer": "adam", "lr": 0.003,
-                            "weight_decay": 0.0, "scheduler": "none", "resume": False})
+    cfg = OmegaConf.create(
+        {
+            "epochs": 5,
+            "batch_size": 32,
+            "optimizer": "adam",
+            "lr": 0.003,
+            "weight_decay": 0.0,
+            "scheduler": "none",
+            "resume": False,
+        }
+    )
     run = tmp_path_factory.mktemp("model")
     data = synthetic_images(600, height=SIZE, width=SIZE, seed=0)
     Trainer(model, data, None, cfg, torch.device("cpu"), run).fit()
@@ -45,8 +73,17 @@ def checkpoint(tmp_path_factory):
 
 
 def _certify(run_dir, checkpoint, *extra) -> pd.DataFrame:
-    cli(["certify", *SYNTH, "model=mnist_cnn", f"model.checkpoint={checkpoint}", *FAST,
-         f"hydra.run.dir={run_dir}", *extra])
+    cli(
+        [
+            "certify",
+            *SYNTH,
+            "model=mnist_cnn",
+            f"model.checkpoint={checkpoint}",
+            *FAST,
+            f"hydra.run.dir={run_dir}",
+            *extra,
+        ]
+    )
     return pd.read_csv(run_dir / "certify.csv")
 
 
@@ -200,8 +237,14 @@ def test_command_line_overrides_win_over_the_levine2020_preset(compose):
     ],
 )
 def test_bad_certify_config_is_one_line(args, message, tmp_path, checkpoint):
-    result = run_cli("certify", *SYNTH, f"model.checkpoint={checkpoint}", *FAST, *args,
-                     f"hydra.run.dir={tmp_path}")
+    result = run_cli(
+        "certify",
+        *SYNTH,
+        f"model.checkpoint={checkpoint}",
+        *FAST,
+        *args,
+        f"hydra.run.dir={tmp_path}",
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("wsattack: error:") and message in lines[0]
@@ -210,8 +253,17 @@ def test_bad_certify_config_is_one_line(args, message, tmp_path, checkpoint):
 def test_zoo_wasserstein_model_on_real_mnist(tmp_path, shared):
     """The authors' sigma=0.01 Wasserstein base model smooths to >= 90% on the first 20 test
     images (Table 1: 97.98%)."""
-    cli(["certify", "experiment=levine2020_mnist", "sigma=0.01", f"dataset.root={shared / 'data'}",
-         f"zoo.dir={shared / 'checkpoints'}", "dataset.limit=20", f"hydra.run.dir={tmp_path}"])
+    cli(
+        [
+            "certify",
+            "experiment=levine2020_mnist",
+            "sigma=0.01",
+            f"dataset.root={shared / 'data'}",
+            f"zoo.dir={shared / 'checkpoints'}",
+            "dataset.limit=20",
+            f"hydra.run.dir={tmp_path}",
+        ]
+    )
     summary = pd.read_csv(tmp_path / "summary.csv", keep_default_na=False).iloc[0]
     assert summary["n"] == 20 and summary["smoothed_accuracy"] >= 0.9
     assert float(summary["median_certified_radius"]) > 0

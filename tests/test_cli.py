@@ -28,11 +28,20 @@ def test_help_lists_every_task():
         (["fly"], "unknown task 'fly'; choose from: " + ", ".join(TASKS.names())),
         (["eval", "dataset=imagenet"], "unknown dataset 'imagenet'; choose from: cifar10, demo"),
         (["eval", "model=vgg"], "unknown model 'vgg'; choose from: demo, mnist_cnn, resnet18"),
-        (["eval", "train.epochz=3"], "unknown config option 'train.epochz'; valid keys under 'train': augment"),
+        (
+            ["eval", "train.epochz=3"],
+            "unknown config option 'train.epochz'; valid keys under 'train': augment",
+        ),
         (["eval", "sed=1"], "unknown config option 'sed'"),
-        (["eval", "dataset=synthetic", "model.checkpoint=zoo:nope"], "unknown zoo model 'nope'; choose from:"),
+        (
+            ["eval", "dataset=synthetic", "model.checkpoint=zoo:nope"],
+            "unknown zoo model 'nope'; choose from:",
+        ),
         (["eval", "device=tpu"], "unknown device 'tpu'"),
-        (["eval", "dataset.split=valid", "dataset=synthetic"], "unknown dataset.split 'valid'; choose from: train, test"),
+        (
+            ["eval", "dataset.split=valid", "dataset=synthetic"],
+            "unknown dataset.split 'valid'; choose from: train, test",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, expected, tmp_path):
@@ -41,10 +50,16 @@ def test_bad_input_is_one_line_and_exit_2(args, expected, tmp_path):
 
 
 def test_missing_data_is_one_clear_line(tmp_path):
-    line = _one_line_error(run_cli("eval", "dataset=mnist", f"dataset.root={tmp_path}", f"hydra.run.dir={tmp_path}"))
+    line = _one_line_error(
+        run_cli("eval", "dataset=mnist", f"dataset.root={tmp_path}", f"hydra.run.dir={tmp_path}")
+    )
     assert "dataset.download=true" in line and str(tmp_path) in line
 
 
 def test_task_help_shows_hydra_help():
     result = run_cli("train", "--help")
-    assert result.returncode == 0 and "Configuration groups" in result.stdout and "dataset" in result.stdout
+    assert (
+        result.returncode == 0
+        and "Configuration groups" in result.stdout
+        and "dataset" in result.stdout
+    )

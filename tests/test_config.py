@@ -7,7 +7,9 @@ import pytest
 from wsattack.paths import config_dir
 from wsattack.tasks import TASKS
 
-GROUPS = [p.name for p in config_dir().iterdir() if p.is_dir() and p.name not in ("task", "experiment")]
+GROUPS = [
+    p.name for p in config_dir().iterdir() if p.is_dir() and p.name not in ("task", "experiment")
+]
 
 
 def _members(group: str) -> list[str]:
@@ -39,4 +41,6 @@ def test_command_line_overrides_win(compose):
 
 def test_output_dir_is_per_task(compose):
     cfg = compose("eval")
-    assert cfg.hydra.run.dir.startswith("outputs/${task_name}/") or "outputs/eval" in str(cfg.hydra.run.dir)
+    assert cfg.hydra.run.dir.startswith("outputs/${task_name}/") or "outputs/eval" in str(
+        cfg.hydra.run.dir
+    )

@@ -13,12 +13,22 @@ from wsattack.errors import ConfigError, DataNotFoundError
 
 
 def _mnist_cfg(root, **kw):
-    base = {"name": "mnist", "root": str(root), "download": False, "split": "test", "limit": None, "indices": None}
+    base = {
+        "name": "mnist",
+        "root": str(root),
+        "download": False,
+        "split": "test",
+        "limit": None,
+        "indices": None,
+    }
     return OmegaConf.create({**base, **kw})
 
 
 def test_synthetic_is_deterministic_sparse_and_in_range():
-    a, b = synthetic_images(64, channels=3, height=20, width=24, seed=3), synthetic_images(64, 3, 20, 24, seed=3)
+    a, b = (
+        synthetic_images(64, channels=3, height=20, width=24, seed=3),
+        synthetic_images(64, 3, 20, 24, seed=3),
+    )
     assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
     assert a.images.shape == (64, 3, 20, 24)
     assert a.images.min() >= 0 and a.images.max() <= 1
@@ -66,14 +76,20 @@ def test_missing_data_says_where_it_looked_and_how_to_fix(tmp_path):
     with pytest.raises(DataNotFoundError) as err:
         build_dataset(_mnist_cfg(tmp_path / "nowhere"))
     message = str(err.value)
-    assert str(tmp_path / "nowhere") in message and "dataset.download=true" in message and "dataset.root=" in message
+    assert (
+        str(tmp_path / "nowhere") in message
+        and "dataset.download=true" in message
+        and "dataset.root=" in message
+    )
 
 
 def test_non_image_tensor_is_rejected():
     from wsattack.data import ImageData
 
     with pytest.raises(ConfigError, match="not an image dataset"):
-        ImageData("tabular", torch.zeros(5, 3), torch.zeros(5, dtype=torch.long), torch.arange(5), 2)
+        ImageData(
+            "tabular", torch.zeros(5, 3), torch.zeros(5, dtype=torch.long), torch.arange(5), 2
+        )
 
 
 def test_shared_mnist_test_split_loads(shared):

@@ -18,7 +18,9 @@ SHAPES = {"mnist_cnn": (1, 28, 28), "resnet18": (3, 32, 32), "resnet_small": (3,
 
 
 def _cfg(name: str, **kw):
-    return OmegaConf.create({"name": name, "checkpoint": None, "binarize": False, "normalize": None, **kw})
+    return OmegaConf.create(
+        {"name": name, "checkpoint": None, "binarize": False, "normalize": None, **kw}
+    )
 
 
 def test_every_registered_model_has_a_shape_here():
@@ -42,14 +44,20 @@ def test_checkpoint_round_trip(name, tmp_path):
     assert torch.equal(model(x), again(x))
     assert again.preprocessing["binarize"] is True
     _, meta = read_checkpoint(path)
-    assert meta["model"] == name and meta["metrics"] == {"test_acc": 0.5} and "package_version" in meta
+    assert (
+        meta["model"] == name and meta["metrics"] == {"test_acc": 0.5} and "package_version" in meta
+    )
 
 
 def _upstream_payloads(sd):
     return {
         "wong_list": {"state_dict": [sd]},
         "plain": sd,
-        "levine_module": {"net": {f"module.{k}": v for k, v in sd.items()}, "acc": 99.0, "epoch": 199},
+        "levine_module": {
+            "net": {f"module.{k}": v for k, v in sd.items()},
+            "acc": 99.0,
+            "epoch": 199,
+        },
     }
 
 
@@ -81,7 +89,9 @@ def test_binarize_thresholds_but_passes_gradients():
 
 
 def test_normalize_wrapper():
-    model = build_model(_cfg("resnet18", normalize={"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.5, 1.0]}), (3, 32, 32))
+    model = build_model(
+        _cfg("resnet18", normalize={"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.5, 1.0]}), (3, 32, 32)
+    )
     x = torch.full((1, 3, 32, 32), 0.75)
     assert torch.allclose(model.preprocess(x)[0, :, 0, 0], torch.tensor([1.0, 0.5, 0.25]))
     assert not any(k.startswith("preprocess") for k in model.state_dict())
@@ -90,7 +100,9 @@ def test_normalize_wrapper():
 def test_zoo_table_is_complete():
     sigmas = ("0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5")
     expected = {f"wong2019_mnist_{m}" for m in ("vanilla", "binarize", "robust", "adv_training")}
-    expected |= {f"levine2020_mnist_{n}_sigma_{s}" for n in ("wasserstein", "laplace") for s in sigmas}
+    expected |= {
+        f"levine2020_mnist_{n}_sigma_{s}" for n in ("wasserstein", "laplace") for s in sigmas
+    }
     assert expected <= set(ZOO)
     assert all(len(e.sha256) == 64 for e in ZOO.values() if not e.packaged)
     assert ZOO["wong2019_mnist_binarize"].binarize and not ZOO["wong2019_mnist_vanilla"].binarize
@@ -121,6 +133,11 @@ def test_zoo_checksum_mismatch_is_an_error(tmp_path):
 def test_zoo_mirror_used_without_network(tmp_path, monkeypatch):
     (tmp_path / "mirror" / "sub").mkdir(parents=True)
     (tmp_path / "mirror" / "sub" / "model.pth").write_bytes(b"w")
-    entry = ZooEntry("test_model", "sub/model.pth", "http://unreachable.invalid/x", hashlib.sha256(b"w").hexdigest())
+    entry = ZooEntry(
+        "test_model",
+        "sub/model.pth",
+        "http://unreachable.invalid/x",
+        hashlib.sha256(b"w").hexdigest(),
+    )
     monkeypatch.setenv("WSATTACK_ZOO_DIR", str(tmp_path / "mirror"))
     assert fetch(entry, cache_dir=tmp_path / "cache") == tmp_path / "mirror" / "sub" / "model.pth"

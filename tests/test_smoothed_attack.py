@@ -23,11 +23,28 @@ def model(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model(OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, 16, 16))
     noise = build_noise("wasserstein", SIGMA)
-    cfg = OmegaConf.create({"epochs": 6, "batch_size": 32, "optimizer": "adam", "lr": 0.003, "weight_decay": 0.0,
-                            "scheduler": "none", "resume": False})
+    cfg = OmegaConf.create(
+        {
+            "epochs": 6,
+            "batch_size": 32,
+            "optimizer": "adam",
+            "lr": 0.003,
+            "weight_decay": 0.0,
+            "scheduler": "none",
+            "resume": False,
+        }
+    )
     train = synthetic_images(600, height=16, width=16, seed=0)
     run = tmp_path_factory.mktemp("train")
-    Trainer(model, train, None, cfg, torch.device("cpu"), run, transform=lambda m, x, y: noise.perturb(x)).fit()
+    Trainer(
+        model,
+        train,
+        None,
+        cfg,
+        torch.device("cpu"),
+        run,
+        transform=lambda m, x, y: noise.perturb(x),
+    ).fit()
     model.zero_grad(set_to_none=True)
     return model.eval().requires_grad_(False)
 
@@ -40,7 +57,9 @@ def test_surrogate_is_differentiable_and_close_to_the_vote(model):
     assert torch.allclose(log_probs.exp().sum(1), torch.ones(8), atol=1e-5)
     log_probs[:, 0].sum().backward()
     assert x.grad.abs().sum() > 0
-    judge = HardVoteJudge(SmoothedClassifier(model, 10, "wasserstein", SIGMA), n=500, alpha=0.05, batch_size=500)
+    judge = HardVoteJudge(
+        SmoothedClassifier(model, 10, "wasserstein", SIGMA), n=500, alpha=0.05, batch_size=500
+    )
     votes = judge(data.images)
     agree = (votes == log_probs.argmax(1)) | (votes == ABSTAIN)
     assert agree.float().mean() >= 0.75
@@ -52,11 +71,25 @@ def test_attack_never_breaks_inside_the_certified_radius(model):
     torch.manual_seed(1)
     certs = [smoothed.certify(x, n0=100, n=2000, alpha=0.01, batch_size=1000) for x in data.images]
     judge = HardVoteJudge(smoothed, n=2000, alpha=0.01, batch_size=1000)
-    attack = WassersteinPGD(SmoothedSoftmax(model, smoothed.noise, samples=32), eps0=0.002, growth=1.5, every=1,
-                            max_iter=12, p=1, kernel_size=5, judge=judge)
+    attack = WassersteinPGD(
+        SmoothedSoftmax(model, smoothed.noise, samples=32),
+        eps0=0.002,
+        growth=1.5,
+        every=1,
+        max_iter=12,
+        p=1,
+        kernel_size=5,
+        judge=judge,
+    )
     result = attack(data.images, data.labels)
-    certified = [i for i, c in enumerate(certs) if c.prediction == int(data.labels[i]) and c.radius > 0]
+    certified = [
+        i for i, c in enumerate(certs) if c.prediction == int(data.labels[i]) and c.radius > 0
+    ]
     assert certified, "no image was certified: the check would be empty"
     assert result.success.any(), "the attack broke nothing: the check would be empty"
     for i in certified:
-        assert result.eps_found[i] >= certs[i].radius, (i, float(result.eps_found[i]), certs[i].radius)
+        assert result.eps_found[i] >= certs[i].radius, (
+            i,
+            float(result.eps_found[i]),
+            certs[i].radius,
+        )

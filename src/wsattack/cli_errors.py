@@ -40,9 +40,13 @@ def _unknown_key(key: str, cfg: DictConfig) -> str:
     node = OmegaConf.select(cfg, parent) if parent else cfg
     if isinstance(node, DictConfig):
         where = f"under '{parent}'" if parent else "at the top level"
-        return f"unknown config option {key!r}; valid keys {where}: {', '.join(sorted(node.keys()))}"
+        return (
+            f"unknown config option {key!r}; valid keys {where}: {', '.join(sorted(node.keys()))}"
+        )
     return f"unknown config option {key!r} ({parent!r} has no sub-keys)"
 
 
 def _first_line(err: Exception) -> str:
-    return next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    return next(
+        (line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__
+    )

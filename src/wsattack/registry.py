@@ -28,7 +28,9 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         if name not in self._entries:
-            raise ConfigError(f"unknown {self.kind} {name!r}; choose from: {', '.join(self.names())}")
+            raise ConfigError(
+                f"unknown {self.kind} {name!r}; choose from: {', '.join(self.names())}"
+            )
         return self._entries[name]
 
     def names(self) -> list[str]:

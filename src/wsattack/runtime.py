@@ -19,7 +19,9 @@ def resolve_device(name: str) -> torch.device:
     except RuntimeError as err:
         raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device=cuda was asked for but no CUDA device is available; use device=auto")
+        raise ConfigError(
+            "device=cuda was asked for but no CUDA device is available; use device=auto"
+        )
     return device
 
 

@@ -6,6 +6,13 @@ from wsattack.attacks.result import NOT_FOOLED, AttackResult
 from wsattack.attacks.wasserstein import L2PGD, LinfPGD, WassersteinPGD
 
 __all__ = [
-    "ATTACKS", "NOT_FOOLED", "AttackResult", "L2PGD", "LinfPGD", "LpBall", "WassersteinBall",
-    "WassersteinPGD", "register_attack",
+    "ATTACKS",
+    "NOT_FOOLED",
+    "AttackResult",
+    "L2PGD",
+    "LinfPGD",
+    "LpBall",
+    "WassersteinBall",
+    "WassersteinPGD",
+    "register_attack",
 ]

@@ -16,14 +16,30 @@ class WassersteinBall:
     and returns them for the rows it is given.
     """
 
-    def __init__(self, kernel_size: int = 5, p: float = 2, metric: str = "euclidean", lam: float = 1000.0,
-                 sinkhorn_iters: int = 50, tol: float = 1e-4):
+    def __init__(
+        self,
+        kernel_size: int = 5,
+        p: float = 2,
+        metric: str = "euclidean",
+        lam: float = 1000.0,
+        sinkhorn_iters: int = 50,
+        tol: float = 1e-4,
+    ):
         self.cost = wasserstein_cost(kernel_size, p, metric)
         self.lam, self.sinkhorn_iters, self.tol = lam, sinkhorn_iters, tol
 
     def project(self, x: torch.Tensor, w: torch.Tensor, eps: torch.Tensor, duals: Duals | None):
-        res = project(x, w, eps, self.cost, lam=self.lam, max_iter=self.sinkhorn_iters,
-                      tol_dual=self.tol, tol_marginal=self.tol, duals=duals)
+        res = project(
+            x,
+            w,
+            eps,
+            self.cost,
+            lam=self.lam,
+            max_iter=self.sinkhorn_iters,
+            tol_dual=self.tol,
+            tol_marginal=self.tol,
+            duals=duals,
+        )
         return res.z, res.duals
 
     def distance(self, x: torch.Tensor, adv: torch.Tensor) -> torch.Tensor:

@@ -11,9 +11,14 @@ from wsattack.errors import ConfigError
 
 
 def build_attack(model, attack_cfg, schedule_cfg, judge=None):
-    """`ATTACKS[attack.name](model, **attack.params, schedule=schedule.name, **schedule, judge=judge)`."""
+    """`ATTACKS[attack.name](model, **attack.params, schedule=schedule.name, **schedule, judge=)`
+
+    Unknown parameters are a ConfigError naming the ones the attack takes.
+    """
     factory = ATTACKS.get(attack_cfg.name)
-    kwargs = OmegaConf.to_container(attack_cfg.params, resolve=True) if attack_cfg.get("params") else {}
+    kwargs = (
+        OmegaConf.to_container(attack_cfg.params, resolve=True) if attack_cfg.get("params") else {}
+    )
     schedule = OmegaConf.to_container(schedule_cfg, resolve=True)
     kwargs.update(schedule=schedule.pop("name"), **schedule)
     accepted = inspect.signature(factory).parameters

@@ -29,14 +29,24 @@ class PGD:
     (e.g. the hard vote of a smoothed classifier, whose gradient `model` only approximates).
     """
 
-    def __init__(self, model, ball, step, schedule: list[Stage], alpha: float = 0.1, clamp: bool = True,
-                 judge: Callable[[torch.Tensor], torch.Tensor] | None = None):
+    def __init__(
+        self,
+        model,
+        ball,
+        step,
+        schedule: list[Stage],
+        alpha: float = 0.1,
+        clamp: bool = True,
+        judge: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ):
         if alpha <= 0:
             raise ConfigError(f"attack.alpha must be positive, got {alpha}")
         self.model, self.ball, self.step, self.schedule = model, ball, step, schedule
         self.alpha, self.clamp, self.judge = alpha, clamp, judge
 
-    def __call__(self, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None) -> AttackResult:
+    def __call__(
+        self, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> AttackResult:
         device = next(self.model.parameters()).device
         x, labels = images.to(device), labels.to(device)
         targets = None if targets is None else targets.to(device)
@@ -64,7 +74,9 @@ class PGD:
             return False
         stepped = self.step(run.adv[standing], grad[~run.fooled[active]], self.alpha)
         radius = torch.full((len(standing),), eps, device=run.adv.device, dtype=torch.float64)
-        projected, duals = self.ball.project(run.x[standing], stepped, radius, run.duals_for(standing))
+        projected, duals = self.ball.project(
+            run.x[standing], stepped, radius, run.duals_for(standing)
+        )
         run.store_duals(standing, duals)
         run.adv[standing] = projected.clamp(0, 1) if self.clamp else projected
         run.radius[standing] = eps
@@ -72,7 +84,7 @@ class PGD:
         return True
 
     def _check(self, run: _Run, active: torch.Tensor):
-        """Success check of `active`'s iterates; returns the loss gradient and those still standing."""
+        """Success check of `active`'s iterates; returns the loss gradient and who still stands."""
         adv = run.adv[active].detach().requires_grad_(True)
         with torch.enable_grad():
             logits = self.model(adv)
@@ -80,7 +92,9 @@ class PGD:
             loss = F.cross_entropy(logits, goal, reduction="sum")
             (grad,) = torch.autograd.grad(loss if run.targets is None else -loss, adv)
         pred = self.judge(adv.detach()) if self.judge else logits.argmax(1).detach()
-        hit = self._fooled(pred, run.labels[active], None if run.targets is None else run.targets[active])
+        hit = self._fooled(
+            pred, run.labels[active], None if run.targets is None else run.targets[active]
+        )
         run.adv_pred[active] = pred
         newly = active[hit]
         run.fooled[newly] = True
@@ -97,7 +111,9 @@ class _Run:
         self.fooled = fooled.clone()
         self.adv_pred = clean_pred.clone()
         self.radius = torch.zeros(len(x), device=x.device, dtype=torch.float64)
-        self.eps_found = torch.where(fooled, 0.0, NOT_FOOLED).to(device=x.device, dtype=torch.float64)
+        self.eps_found = torch.where(fooled, 0.0, NOT_FOOLED).to(
+            device=x.device, dtype=torch.float64
+        )
         self.iterations = torch.zeros(len(x), dtype=torch.long, device=x.device)
         self.duals = None
 
@@ -118,7 +134,12 @@ class _Run:
 
     def result(self, clean_pred) -> AttackResult:
         return AttackResult(
-            self.adv.detach(), self.fooled, self.eps_found, self.iterations, clean_pred, self.adv_pred,
+            self.adv.detach(),
+            self.fooled,
+            self.eps_found,
+            self.iterations,
+            clean_pred,
+            self.adv_pred,
             self.radius,
         )
 

@@ -16,7 +16,9 @@ class Stage:
     iterations: int
 
 
-def geometric(eps0: float = 0.3, growth: float = 1.1, every: int = 10, max_iter: int = 200) -> list[Stage]:
+def geometric(
+    eps0: float = 0.3, growth: float = 1.1, every: int = 10, max_iter: int = 200
+) -> list[Stage]:
     """The paper's schedule (section 5): start at eps0 and multiply the radius of the examples not
     yet fooled by `growth` every `every` iterations, until fooled or `max_iter` iterations."""
     _positive(eps0=eps0, every=every, max_iter=max_iter)

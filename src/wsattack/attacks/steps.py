@@ -28,14 +28,22 @@ class WassersteinStep:
     The gradient is scaled to unit l_inf norm so that `lam` means the same for every example.
     """
 
-    def __init__(self, kernel_size: int = 5, p: float = 2, metric: str = "euclidean", lam: float = 1000.0,
-                 sinkhorn_iters: int = 50):
+    def __init__(
+        self,
+        kernel_size: int = 5,
+        p: float = 2,
+        metric: str = "euclidean",
+        lam: float = 1000.0,
+        sinkhorn_iters: int = 50,
+    ):
         self.cost = wasserstein_cost(kernel_size, p, metric)
         self.lam, self.sinkhorn_iters = lam, sinkhorn_iters
 
     def __call__(self, adv: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
         g = grad / _per_example_norm(grad, float("inf"))
-        return project_linear(adv.clamp_min(0), g, alpha, self.cost, lam=self.lam, max_iter=self.sinkhorn_iters).z
+        return project_linear(
+            adv.clamp_min(0), g, alpha, self.cost, lam=self.lam, max_iter=self.sinkhorn_iters
+        ).z
 
 
 STEPS = ("linf", "l2", "wasserstein")

@@ -1,4 +1,4 @@
-"""Dataset builders by name: MNIST, Fashion-MNIST, CIFAR-10, synthetic and the packaged demo sample."""
+"""Dataset builders by name: MNIST, Fashion-MNIST, CIFAR-10, synthetic and the packaged demo."""
 
 from __future__ import annotations
 
@@ -80,7 +80,9 @@ def _missing(name: str, split: str, searched) -> DataNotFoundError:
 
 
 DATASETS.register("mnist")(_idx_dataset("mnist", "MNIST", ()))
-DATASETS.register("fashion_mnist")(_idx_dataset("fashion_mnist", "FashionMNIST", (DEBIAN_FASHION_MNIST,)))
+DATASETS.register("fashion_mnist")(
+    _idx_dataset("fashion_mnist", "FashionMNIST", (DEBIAN_FASHION_MNIST,))
+)
 
 
 @DATASETS.register("cifar10")
@@ -108,9 +110,11 @@ def _synthetic(cfg, split: str) -> ImageData:
 
 @DATASETS.register("demo")
 def _demo(cfg, split: str) -> ImageData:
-    """A few hundred real Fashion-MNIST test images shipped inside the package (make demo-assets)."""
+    """Real Fashion-MNIST test images shipped inside the package (`make demo-assets`)."""
     if split != "test":
-        raise ConfigError("the demo dataset ships only a test sample; use dataset=fashion_mnist to train")
+        raise ConfigError(
+            "the demo dataset ships only a test sample; use dataset=fashion_mnist to train"
+        )
     if not DEMO_SAMPLE.is_file():
         raise DataNotFoundError(f"demo sample {DEMO_SAMPLE} is missing; run `make demo-assets`")
     sample = torch.load(DEMO_SAMPLE, weights_only=True)

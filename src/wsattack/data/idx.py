@@ -25,7 +25,11 @@ def read_idx(path: Path) -> np.ndarray:
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(data) - offset != expected:
         raise ValueError(f"{path}: header says {shape} but holds {len(data) - offset} bytes")
-    return np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
+    return (
+        np.frombuffer(data, dtype=dtype, offset=offset)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+    )
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

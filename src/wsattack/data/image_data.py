@@ -13,7 +13,7 @@ from wsattack.errors import ConfigError
 
 @dataclass
 class ImageData:
-    """Images (N,C,H,W) float32 in [0,1], labels (N,) long, and each row's index in the full split."""
+    """Images (N,C,H,W) float32 in [0,1], labels (N,) long, each row's index in the full split."""
 
     name: str
     images: torch.Tensor
@@ -32,16 +32,20 @@ class ImageData:
         return len(self.labels)
 
     def select(self, rows: torch.Tensor) -> ImageData:
-        return ImageData(self.name, self.images[rows], self.labels[rows], self.indices[rows], self.num_classes)
+        return ImageData(
+            self.name, self.images[rows], self.labels[rows], self.indices[rows], self.num_classes
+        )
 
-    def loader(self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None):
+    def loader(
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+    ):
         """Batches of (images, labels, indices)."""
         dataset = TensorDataset(self.images, self.labels, self.indices)
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
 def apply_subset(data: ImageData, limit: int | None, indices) -> ImageData:
-    """`indices` (a list, or a file of whitespace/comma separated integers) then `limit` (first N)."""
+    """`indices` (a list, or a file of whitespace/comma separated integers), then `limit`."""
     if indices is not None:
         wanted = torch.as_tensor(_read_indices(indices), dtype=torch.long)
         if len(wanted) and (wanted.min() < 0 or wanted.max() >= len(data)):

@@ -8,7 +8,12 @@ from wsattack.data.image_data import ImageData
 
 
 def synthetic_images(
-    n: int, channels: int = 1, height: int = 28, width: int = 28, num_classes: int = 10, seed: int = 0
+    n: int,
+    channels: int = 1,
+    height: int = 28,
+    width: int = 28,
+    num_classes: int = 10,
+    seed: int = 0,
 ) -> ImageData:
     """Each class is a fixed set of blob positions; every image jitters them and adds a random blob.
 
@@ -24,7 +29,9 @@ def synthetic_images(
     distractor = torch.rand(n, 1, 2, generator=gen) * torch.tensor([height - 1.0, width - 1.0])
     blobs = torch.cat([blobs, distractor], dim=1)
     radius = max(1.0, 0.08 * min(height, width))
-    d2 = (yy[None, None] - blobs[..., 0, None, None]) ** 2 + (xx[None, None] - blobs[..., 1, None, None]) ** 2
+    d2 = (yy[None, None] - blobs[..., 0, None, None]) ** 2 + (
+        xx[None, None] - blobs[..., 1, None, None]
+    ) ** 2
     image = torch.exp(-d2 / (2 * radius**2)).amax(dim=1)
     gains = 0.6 + 0.4 * torch.rand(n, channels, 1, 1, generator=gen)
     images = (image[:, None] * gains).clamp(0, 1)

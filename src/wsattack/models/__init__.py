@@ -5,4 +5,12 @@ from wsattack.models.registry import MODELS, register_model
 from wsattack.models.wrappers import Classifier
 from wsattack.models.zoo import ZOO
 
-__all__ = ["MODELS", "ZOO", "Classifier", "build_model", "read_checkpoint", "register_model", "save_checkpoint"]
+__all__ = [
+    "MODELS",
+    "ZOO",
+    "Classifier",
+    "build_model",
+    "read_checkpoint",
+    "register_model",
+    "save_checkpoint",
+]

@@ -14,7 +14,7 @@ ZOO_PREFIX = "zoo:"
 
 
 def build_model(cfg, image_shape=(1, 28, 28), num_classes: int = 10, zoo_dir=None) -> Classifier:
-    """The network named by `cfg.name`, wrapped with binarize/normalize, weights from `cfg.checkpoint`.
+    """The network `cfg.name`, wrapped with binarize/normalize, weights from `cfg.checkpoint`.
 
     Preprocessing is the union of the config's and the checkpoint's (a zoo entry or the project's
     own metadata), so a binarized model is never evaluated without its binarization.

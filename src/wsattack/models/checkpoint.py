@@ -64,7 +64,9 @@ def load_weights(net: torch.nn.Module, state_dict: dict, source) -> None:
     expected = net.state_dict()
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = sorted(k for k in set(expected) & set(state_dict) if expected[k].shape != state_dict[k].shape)
+    mismatched = sorted(
+        k for k in set(expected) & set(state_dict) if expected[k].shape != state_dict[k].shape
+    )
     if missing or unexpected or mismatched:
         raise ConfigError(
             f"checkpoint {source} does not fit this architecture: missing keys {missing}, "

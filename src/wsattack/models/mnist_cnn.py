@@ -8,8 +8,10 @@ from wsattack.models.registry import register_model
 
 
 @register_model("mnist_cnn")
-def mnist_cnn(in_channels: int = 1, num_classes: int = 10, image_size: tuple[int, int] = (28, 28)) -> nn.Module:
-    """Two stride-2 4x4 convolutions and two linear layers; indices 0, 2, 5, 7 match upstream keys."""
+def mnist_cnn(
+    in_channels: int = 1, num_classes: int = 10, image_size: tuple[int, int] = (28, 28)
+) -> nn.Module:
+    """Two stride-2 4x4 convolutions, two linear layers; indices 0, 2, 5, 7 match upstream keys."""
     height, width = _downsampled(image_size)
     return nn.Sequential(
         nn.Conv2d(in_channels, 16, 4, stride=2, padding=1),

@@ -1,4 +1,5 @@
-"""The model registry: `@register_model(name)` on a factory `(in_channels, num_classes, image_size) -> nn.Module`."""
+"""The model registry: `@register_model(name)` on a factory
+`(in_channels, num_classes, image_size) -> nn.Module`."""
 
 from __future__ import annotations
 

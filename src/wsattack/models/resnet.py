@@ -37,7 +37,9 @@ class ResNet18(nn.Module):
         widths, strides = (64, 128, 256, 512), (1, 2, 2, 2)
         layers, in_planes = [], 64
         for planes, stride in zip(widths, strides, strict=True):
-            layers.append(nn.Sequential(BasicBlock(in_planes, planes, stride), BasicBlock(planes, planes, 1)))
+            layers.append(
+                nn.Sequential(BasicBlock(in_planes, planes, stride), BasicBlock(planes, planes, 1))
+            )
             in_planes = planes
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
         self.linear = nn.Linear(512, num_classes)
@@ -76,17 +78,26 @@ class ResNetSmall(nn.Module):
             SmallResidualBlock(32, 64, True),
         )
         height, width = image_size[0] // 4, image_size[1] // 4
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(64 * height * width, 1000), nn.ReLU(), nn.Linear(1000, num_classes))
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(64 * height * width, 1000),
+            nn.ReLU(),
+            nn.Linear(1000, num_classes),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(F.relu(self.stem(x))))
 
 
 @register_model("resnet18")
-def resnet18(in_channels: int = 3, num_classes: int = 10, image_size: tuple[int, int] = (32, 32)) -> nn.Module:
+def resnet18(
+    in_channels: int = 3, num_classes: int = 10, image_size: tuple[int, int] = (32, 32)
+) -> nn.Module:
     return ResNet18(in_channels, num_classes)
 
 
 @register_model("resnet_small")
-def resnet_small(in_channels: int = 3, num_classes: int = 10, image_size: tuple[int, int] = (32, 32)) -> nn.Module:
+def resnet_small(
+    in_channels: int = 3, num_classes: int = 10, image_size: tuple[int, int] = (32, 32)
+) -> nn.Module:
     return ResNetSmall(in_channels, num_classes, image_size)

@@ -29,12 +29,16 @@ class Binarize(nn.Module):
 
 
 class Normalize(nn.Module):
-    """Per-channel (x - mean) / std; buffers are not persistent so checkpoints hold only the network."""
+    """Per-channel (x - mean) / std; buffers not persistent: checkpoints hold only the network."""
 
     def __init__(self, mean, std):
         super().__init__()
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer(
+            "mean", torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False
+        )
+        self.register_buffer(
+            "std", torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -43,7 +47,9 @@ class Normalize(nn.Module):
 class Classifier(nn.Module):
     """`net(preprocess(x))` with the preprocessing recorded for checkpoints."""
 
-    def __init__(self, net: nn.Module, name: str, binarize: bool = False, normalize: dict | None = None):
+    def __init__(
+        self, net: nn.Module, name: str, binarize: bool = False, normalize: dict | None = None
+    ):
         super().__init__()
         self.net = net
         self.name = name

@@ -64,7 +64,13 @@ def _levine_upstream_name(noise: str, sigma: str) -> str:
 
 def _build_table() -> dict[str, ZooEntry]:
     entries = [
-        ZooEntry(f"wong2019_{stem}", f"wong2019/{stem}.pth", WONG_URL.format(stem), sha, binarize=stem == "mnist_binarize")
+        ZooEntry(
+            f"wong2019_{stem}",
+            f"wong2019/{stem}.pth",
+            WONG_URL.format(stem),
+            sha,
+            binarize=stem == "mnist_binarize",
+        )
         for stem, sha in _WONG_SHA.items()
     ]
     entries += [
@@ -77,7 +83,14 @@ def _build_table() -> dict[str, ZooEntry]:
         for (noise, sigma), sha in _LEVINE_SHA.items()
     ]
     entries.append(
-        ZooEntry("demo_fashion_mnist_cnn", "demo_fashion_mnist_cnn.pt", None, None, dataset="fashion_mnist", packaged=True)
+        ZooEntry(
+            "demo_fashion_mnist_cnn",
+            "demo_fashion_mnist_cnn.pt",
+            None,
+            None,
+            dataset="fashion_mnist",
+            packaged=True,
+        )
     )
     return {e.name: e for e in entries}
 
@@ -91,7 +104,9 @@ def zoo_entry(name: str) -> ZooEntry:
     return ZOO[name]
 
 
-def fetch(entry: ZooEntry, zoo_dir: str | os.PathLike | None = None, cache_dir: Path = DEFAULT_CACHE) -> Path:
+def fetch(
+    entry: ZooEntry, zoo_dir: str | os.PathLike | None = None, cache_dir: Path = DEFAULT_CACHE
+) -> Path:
     """A verified local file for `entry`: mirror, then cache, then a download into the cache."""
     if entry.packaged:
         return _packaged(entry)
@@ -130,8 +145,9 @@ def _download(entry: ZooEntry, target: Path, looked: list[Path]) -> Path:
         partial.unlink(missing_ok=True)
         where = ", ".join(str(p) for p in looked)
         raise DataNotFoundError(
-            f"zoo model {entry.name} not found (looked in: {where}) and download from {entry.url} failed "
-            f"({err}); fix: set WSATTACK_ZOO_DIR or zoo.dir=PATH to a local mirror"
+            f"zoo model {entry.name} not found (looked in: {where}) and download from "
+            f"{entry.url} failed ({err}); fix: set WSATTACK_ZOO_DIR or zoo.dir=PATH to a "
+            "local mirror"
         ) from err
     try:
         verify_sha256(partial, entry.sha256)

@@ -14,7 +14,9 @@ def certified_accuracy(frame: pd.DataFrame, radii) -> np.ndarray:
     """Fraction of images certified correct with radius >= r, for each r."""
     ok = (frame["correct"] == 1).to_numpy()
     radius = frame["radius"].to_numpy(dtype=float)
-    return np.array([(ok & (radius >= r)).mean() if len(frame) else 0.0 for r in np.atleast_1d(radii)])
+    return np.array(
+        [(ok & (radius >= r)).mean() if len(frame) else 0.0 for r in np.atleast_1d(radii)]
+    )
 
 
 def median_certified_radius(frame: pd.DataFrame) -> float | str:

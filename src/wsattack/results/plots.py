@@ -12,7 +12,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, xlabel: str, ylabel: str, title: str = "") -> None:
+def plot_curves(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    path: Path,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+) -> None:
     """One step curve per label: y(x) where y drops at each x of the data."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for label, (x, y) in curves.items():
@@ -30,14 +36,20 @@ def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, xl
     plt.close(fig)
 
 
-def plot_examples(clean: np.ndarray, adv: np.ndarray, captions: list[tuple[str, str]], path: Path) -> None:
+def plot_examples(
+    clean: np.ndarray, adv: np.ndarray, captions: list[tuple[str, str]], path: Path
+) -> None:
     """A row per example: clean image, perturbation (adv - clean, red/blue), adversarial image."""
     n = len(clean)
     fig, axes = plt.subplots(n, 3, figsize=(6, 2 * n), squeeze=False)
     for i in range(n):
         delta = (adv[i] - clean[i]).mean(0) if adv.shape[1] > 1 else adv[i, 0] - clean[i, 0]
         bound = max(float(np.abs(delta).max()), 1e-6)
-        panels = [(_rgb(clean[i]), captions[i][0], None), (delta, "perturbation", bound), (_rgb(adv[i]), captions[i][1], None)]
+        panels = [
+            (_rgb(clean[i]), captions[i][0], None),
+            (delta, "perturbation", bound),
+            (_rgb(adv[i]), captions[i][1], None),
+        ]
         for ax, (img, title, lim) in zip(axes[i], panels, strict=True):
             if lim is None:
                 ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)

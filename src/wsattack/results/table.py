@@ -23,7 +23,9 @@ class ResultTable:
         if not self.path.exists():
             self._write(pd.DataFrame(columns=self.columns))
         elif list(self.read().columns) != self.columns:
-            raise ValueError(f"{self.path} has columns {list(self.read().columns)}, expected {self.columns}")
+            raise ValueError(
+                f"{self.path} has columns {list(self.read().columns)}, expected {self.columns}"
+            )
 
     def read(self) -> pd.DataFrame:
         return pd.read_csv(self.path, keep_default_na=False, na_values=[])
@@ -34,7 +36,9 @@ class ResultTable:
             return
         for row in rows:
             _check_row(row, self.columns, self.path)
-        frame = pd.concat([self.read(), pd.DataFrame(rows, columns=self.columns)], ignore_index=True)
+        frame = pd.concat(
+            [self.read(), pd.DataFrame(rows, columns=self.columns)], ignore_index=True
+        )
         self._write(frame)
 
     def replace(self, rows: Iterable[dict]) -> None:

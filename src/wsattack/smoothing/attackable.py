@@ -7,7 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from wsattack.smoothing.certifier import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_N, SmoothedClassifier
+from wsattack.smoothing.certifier import (
+    DEFAULT_ALPHA,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_N,
+    SmoothedClassifier,
+)
 from wsattack.smoothing.noise import NoiseModel
 
 
@@ -27,7 +32,9 @@ class SmoothedSoftmax(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         batch = x.shape[0]
-        unit = self.noise.unit_noise((batch, self.samples, *x.shape[1:]), dtype=x.dtype, device=x.device)
+        unit = self.noise.unit_noise(
+            (batch, self.samples, *x.shape[1:]), dtype=x.dtype, device=x.device
+        )
         mass = x.sum(dim=(1, 2, 3)).view(batch, 1, 1, 1, 1)
         noisy = (x[:, None] + unit * mass).flatten(0, 1)
         probs = F.softmax(self.base(noisy), dim=1).view(batch, self.samples, -1).mean(1)
@@ -38,8 +45,13 @@ class HardVoteJudge:
     """Predictions of the smoothed classifier's hard vote (`predict` with n samples), ABSTAIN
     included: an attack counts an abstention as a misclassification, as the paper does."""
 
-    def __init__(self, smoothed: SmoothedClassifier, n: int = DEFAULT_N, alpha: float = DEFAULT_ALPHA,
-                 batch_size: int = DEFAULT_BATCH_SIZE):
+    def __init__(
+        self,
+        smoothed: SmoothedClassifier,
+        n: int = DEFAULT_N,
+        alpha: float = DEFAULT_ALPHA,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ):
         self.smoothed, self.n, self.alpha, self.batch_size = smoothed, n, alpha, batch_size
 
     def __call__(self, images: Tensor) -> Tensor:

@@ -34,13 +34,29 @@ from wsattack.tasks.setup import load_data, load_model, prepare
 log = logging.getLogger("wsattack")
 UNTARGETED = -1
 EXAMPLE_COLUMNS = [
-    "idx", "label", "clean_pred", "adv_pred", "clean_correct", "success", "eps_found", "iterations",
-    "exact_cost", "verified", "mass_change", "linf", "l2", "time_s", "target",
+    "idx",
+    "label",
+    "clean_pred",
+    "adv_pred",
+    "clean_correct",
+    "success",
+    "eps_found",
+    "iterations",
+    "exact_cost",
+    "verified",
+    "mass_change",
+    "linf",
+    "l2",
+    "time_s",
+    "target",
 ]
 PARTS = "adversarial_parts"
 
 
-@register_task("attack", "adversarial attack (examples.csv, accuracy_vs_eps.csv/png, examples.png, adversarial.pt)")
+@register_task(
+    "attack",
+    "adversarial attack (examples.csv, accuracy_vs_eps.csv/png, examples.png, adversarial.pt)",
+)
 def run_attack(cfg, run_dir: Path) -> None:
     device = prepare(cfg)
     data = load_data(cfg)
@@ -74,14 +90,22 @@ def _jobs(data: ImageData, target) -> dict[str, torch.Tensor]:
     if str(target) == "all":
         classes = torch.arange(data.num_classes)
         pairs = [(r, c) for r in rows.tolist() for c in classes.tolist() if c != data.labels[r]]
-        return {"row": torch.tensor([p[0] for p in pairs]), "target": torch.tensor([p[1] for p in pairs])}
+        return {
+            "row": torch.tensor([p[0] for p in pairs]),
+            "target": torch.tensor([p[1] for p in pairs]),
+        }
     if not (isinstance(target, int) and 0 <= target < data.num_classes):
-        raise ConfigError(f"attack.target must be null, all, or a class in [0, {data.num_classes - 1}], got {target!r}")
+        raise ConfigError(
+            "attack.target must be null, all, or a class in "
+            f"[0, {data.num_classes - 1}], got {target!r}"
+        )
     keep = data.labels != target
     return {"row": rows[keep], "target": torch.full((int(keep.sum()),), target)}
 
 
-def _attack_remaining(attack, data: ImageData, jobs, table: ResultTable, run_dir: Path, attack_cfg, seed: int) -> None:
+def _attack_remaining(
+    attack, data: ImageData, jobs, table: ResultTable, run_dir: Path, attack_cfg, seed: int
+) -> None:
     """Attack the (image, target) jobs not yet in examples.csv, one batch at a time."""
     done = {tuple(k) for k in table.read()[["idx", "target"]].itertuples(index=False)}
     keys = list(zip(data.indices[jobs["row"]].tolist(), jobs["target"].tolist(), strict=True))
@@ -93,12 +117,16 @@ def _attack_remaining(attack, data: ImageData, jobs, table: ResultTable, run_dir
         raise ConfigError(f"attack.batch_size must be positive, got {batch_size}")
     frame = table.read()
     fooled, seen = int(frame["success"].sum()), len(frame)
-    bar = tqdm(total=len(keys), initial=len(keys) - len(pending), desc="attack", unit="img", disable=None)
+    bar = tqdm(
+        total=len(keys), initial=len(keys) - len(pending), desc="attack", unit="img", disable=None
+    )
     for start in range(0, len(pending), batch_size):
         chosen = pending[start : start + batch_size]
         # Seeded by the batch's first job, so a resumed run draws the same noise as a whole one.
         torch.manual_seed(seed * 1_000_003 + int(chosen[0]))
-        rows = _attack_batch(attack, data, jobs["row"][chosen], jobs["target"][chosen], run_dir, attack_cfg.verify)
+        rows = _attack_batch(
+            attack, data, jobs["row"][chosen], jobs["target"][chosen], run_dir, attack_cfg.verify
+        )
         table.append(rows)
         fooled, seen = fooled + sum(r["success"] for r in rows), seen + len(rows)
         bar.update(len(rows))
@@ -106,7 +134,9 @@ def _attack_remaining(attack, data: ImageData, jobs, table: ResultTable, run_dir
     bar.close()
 
 
-def _attack_batch(attack, data: ImageData, rows: torch.Tensor, targets: torch.Tensor, run_dir: Path, check: bool):
+def _attack_batch(
+    attack, data: ImageData, rows: torch.Tensor, targets: torch.Tensor, run_dir: Path, check: bool
+):
     start = time.perf_counter()
     images, labels = data.images[rows], data.labels[rows]
     targeted = bool((targets != UNTARGETED).any())
@@ -141,8 +171,12 @@ def _save_part(run_dir: Path, idx, targets, images, result, labels) -> None:
     parts = run_dir / PARTS
     parts.mkdir(exist_ok=True)
     payload = {
-        "idx": idx.clone(), "target": targets.clone(), "label": labels.clone(), "clean": images.clone(),
-        "adv": result.adv.cpu().float(), "eps_found": result.eps_found.cpu(),
+        "idx": idx.clone(),
+        "target": targets.clone(),
+        "label": labels.clone(),
+        "clean": images.clone(),
+        "adv": result.adv.cpu().float(),
+        "eps_found": result.eps_found.cpu(),
     }
     tmp = parts / f".part_{int(idx[0]):07d}_{int(targets[0])}.tmp"
     torch.save(payload, tmp)
@@ -164,7 +198,12 @@ def _finish(frame, run_dir: Path, cfg) -> None:
     ResultTable(run_dir / "accuracy_vs_eps.csv", ["eps", "accuracy"]).replace(
         {"eps": float(r), "accuracy": float(a)} for r, a in zip(grid, acc, strict=True)
     )
-    plot_curves({cfg.model.name: (grid, acc)}, run_dir / "accuracy_vs_eps.png", "Wasserstein radius" if cfg.attack.name == "wasserstein" else "radius", "adversarial accuracy")
+    plot_curves(
+        {cfg.model.name: (grid, acc)},
+        run_dir / "accuracy_vs_eps.png",
+        "Wasserstein radius" if cfg.attack.name == "wasserstein" else "radius",
+        "adversarial accuracy",
+    )
     if merged:
         _plot_examples(merged, frame, run_dir / "examples.png")
     summary = _summary(frame, radii, cfg)
@@ -173,14 +212,21 @@ def _finish(frame, run_dir: Path, cfg) -> None:
 
 
 def _plot_examples(merged, frame, path: Path, count: int = 6) -> None:
-    chosen = [i for i in range(len(merged["idx"])) if 0 < float(merged["eps_found"][i]) < float("inf")][:count]
+    chosen = [
+        i for i in range(len(merged["idx"])) if 0 < float(merged["eps_found"][i]) < float("inf")
+    ][:count]
     if not chosen:
         return
     preds = frame.set_index(["idx", "target"])
     captions = []
     for i in chosen:
         row = preds.loc[(int(merged["idx"][i]), int(merged["target"][i]))]
-        captions.append((f"clean: pred {row['clean_pred']}", f"adv (eps {row['eps_found']:.3g}): pred {row['adv_pred']}"))
+        captions.append(
+            (
+                f"clean: pred {row['clean_pred']}",
+                f"adv (eps {row['eps_found']:.3g}): pred {row['adv_pred']}",
+            )
+        )
     sel = torch.tensor(chosen)
     plot_examples(merged["clean"][sel].numpy(), merged["adv"][sel].numpy(), captions, path)
 
@@ -198,5 +244,10 @@ def _summary(frame, radii, cfg) -> dict:
         "unverified": int((frame["verified"] == 0).sum()),
         "mean_time_s": round(float(frame["time_s"].mean()), 5) if len(frame) else 0.0,
     }
-    summary.update({f"acc@{r:g}": round(float(a), 6) for r, a in zip(radii, accuracy_at(eps, radii), strict=True)})
+    summary.update(
+        {
+            f"acc@{r:g}": round(float(a), 6)
+            for r, a in zip(radii, accuracy_at(eps, radii), strict=True)
+        }
+    )
     return summary

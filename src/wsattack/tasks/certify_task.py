@@ -32,11 +32,26 @@ from wsattack.tasks.registry import register_task
 from wsattack.tasks.setup import load_data, load_model, prepare
 
 log = logging.getLogger("wsattack")
-CERTIFY_COLUMNS = ["idx", "label", "predict", "correct", "radius", "p_lower", "abstain", "time_s",
-                   "vote", "vote_correct", "top", "noise_accuracy"]
+CERTIFY_COLUMNS = [
+    "idx",
+    "label",
+    "predict",
+    "correct",
+    "radius",
+    "p_lower",
+    "abstain",
+    "time_s",
+    "vote",
+    "vote_correct",
+    "top",
+    "noise_accuracy",
+]
 
 
-@register_task("certify", "randomized-smoothing certificates (certify.csv, summary.csv, certified_accuracy.png)")
+@register_task(
+    "certify",
+    "randomized-smoothing certificates (certify.csv, summary.csv, certified_accuracy.png)",
+)
 def run_certify(cfg, run_dir: Path) -> None:
     device = prepare(cfg)
     data = load_data(cfg)
@@ -48,9 +63,14 @@ def run_certify(cfg, run_dir: Path) -> None:
     done = table.done("idx")
     pending = [i for i in range(len(data)) if int(data.indices[i]) not in done]
     chunk = int(cfg.certify.chunk)
-    bar = tqdm(total=len(data), initial=len(data) - len(pending), desc="certify", unit="img", disable=None)
+    bar = tqdm(
+        total=len(data), initial=len(data) - len(pending), desc="certify", unit="img", disable=None
+    )
     for start in range(0, len(pending), chunk):
-        rows = [_certify_one(smoothed, data, i, s, int(cfg.seed), device) for i in pending[start : start + chunk]]
+        rows = [
+            _certify_one(smoothed, data, i, s, int(cfg.seed), device)
+            for i in pending[start : start + chunk]
+        ]
         table.append(rows)
         bar.update(len(rows))
     bar.close()
@@ -64,7 +84,9 @@ def _check_sample_counts(s) -> None:
         raise ConfigError(f"smoothing.alpha must be in (0, 1), got {s.alpha}")
 
 
-def _certify_one(smoothed: SmoothedClassifier, data: ImageData, i: int, s, seed: int, device) -> dict:
+def _certify_one(
+    smoothed: SmoothedClassifier, data: ImageData, i: int, s, seed: int, device
+) -> dict:
     start = time.perf_counter()
     idx, label, x = int(data.indices[i]), int(data.labels[i]), data.images[i].to(device)
     gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + idx)
@@ -95,6 +117,10 @@ def _finish(table: ResultTable, indices: set[int], run_dir: Path, s) -> None:
     ResultTable(run_dir / "summary.csv", list(row)).replace([row])
     finite = frame["radius"].to_numpy(dtype=float)
     grid = np.unique(np.concatenate([[0.0], finite[np.isfinite(finite)]]))
-    plot_curves({f"{s.name} sigma={s.sigma}": (grid, certified_accuracy(frame, grid))},
-                run_dir / "certified_accuracy.png", "Wasserstein radius", "certified accuracy")
+    plot_curves(
+        {f"{s.name} sigma={s.sigma}": (grid, certified_accuracy(frame, grid))},
+        run_dir / "certified_accuracy.png",
+        "Wasserstein radius",
+        "certified accuracy",
+    )
     print(" ".join(f"{k}={v}" for k, v in row.items()))

@@ -1,4 +1,5 @@
-"""The registry of CLI tasks: `wsattack <task> [overrides]` runs `TASKS.get(task).run(cfg, run_dir)`."""
+"""The registry of CLI tasks: `wsattack <task> [overrides]` runs
+`TASKS.get(task).run(cfg, run_dir)`."""
 
 from __future__ import annotations
 

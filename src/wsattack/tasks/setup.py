@@ -24,7 +24,13 @@ def prepare(cfg) -> torch.device:
 
 def load_data(cfg, split: str | None = None) -> ImageData:
     data = build_dataset(cfg.dataset, split)
-    log.info("dataset %s (%s): %d images of shape %s", data.name, split or cfg.dataset.split, len(data), tuple(data.images.shape[1:]))
+    log.info(
+        "dataset %s (%s): %d images of shape %s",
+        data.name,
+        split or cfg.dataset.split,
+        len(data),
+        tuple(data.images.shape[1:]),
+    )
     return data
 
 
