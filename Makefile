@@ -6,10 +6,13 @@ SHARED ?= ../shared
 DATA ?= $(SHARED)/data
 ZOO_DIR ?= $(SHARED)/checkpoints
 N ?= 10000
+# CPU threads for benchmarks: 1, like the CLI's cpu_threads default (see README).
+THREADS ?= 1
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint demo demo-assets bench bench-attack reproduce-wong2019-mnist reproduce-levine2020-mnist clean
+.PHONY: help install test lint demo demo-assets bench bench-sinkhorn bench-attack bench-certify \
+	reproduce-wong2019-mnist reproduce-levine2020-mnist clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-28s %s\n", $$1, $$2}'
@@ -41,8 +44,16 @@ reproduce-wong2019-mnist: $(STAMP)  ## Wong 2019 Figure 4 and eps=1 table: the f
 reproduce-levine2020-mnist: $(STAMP)  ## Levine 2020 Table 1: certify with the 14 zoo smoothing models on the first N MNIST test images (DATA=, ZOO_DIR=)
 	$(BIN)/python scripts/reproduce_levine2020_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR)
 
-bench-attack: $(STAMP)  ## attack speed benchmark against the authors' code (100 MNIST images, 2 threads; outputs/bench/attack.json)
-	$(BIN)/python scripts/bench_attack.py --data $(DATA) --zoo-dir $(ZOO_DIR) --threads 2
+bench: bench-sinkhorn bench-attack bench-certify  ## every speed benchmark (JSON under outputs/bench/)
+
+bench-sinkhorn: $(STAMP)  ## projected Sinkhorn: ms/iteration, iterations, projections/s (outputs/bench/sinkhorn.json)
+	$(BIN)/python scripts/bench_sinkhorn.py --threads $(THREADS)
+
+bench-attack: $(STAMP)  ## attack speed against the authors' code (100 MNIST images; outputs/bench/attack.json)
+	$(BIN)/python scripts/bench_attack.py --data $(DATA) --zoo-dir $(ZOO_DIR) --threads $(THREADS)
+
+bench-certify: $(STAMP)  ## certification throughput, 11,000 samples per image (outputs/bench/certify.json)
+	$(BIN)/python scripts/bench_certify.py --threads $(THREADS)
 
 clean:  ## remove build artefacts (keeps .venv and outputs)
 	rm -rf build dist .pytest_cache .ruff_cache

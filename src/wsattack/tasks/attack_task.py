@@ -223,8 +223,8 @@ def _plot_examples(merged, frame, path: Path, count: int = 6) -> None:
         row = preds.loc[(int(merged["idx"][i]), int(merged["target"][i]))]
         captions.append(
             (
-                f"clean: pred {row['clean_pred']}",
-                f"adv (eps {row['eps_found']:.3g}): pred {row['adv_pred']}",
+                f"clean: pred {int(row['clean_pred'])}",
+                f"adv (eps {row['eps_found']:.3g}): pred {int(row['adv_pred'])}",
             )
         )
     sel = torch.tensor(chosen)
