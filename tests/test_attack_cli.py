@@ -7,14 +7,10 @@ import shutil
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli
-from omegaconf import OmegaConf
+from conftest import run_cli, train_tiny_classifier
 
-from wsattack.data import synthetic_images
-from wsattack.models import build_model, save_checkpoint
 from wsattack.run import cli
 from wsattack.tasks.attack_task import EXAMPLE_COLUMNS
-from wsattack.train import Trainer
 
 SYNTH = [
     "dataset=synthetic",
@@ -35,29 +31,8 @@ FAST = [
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    model = build_model(OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, 16, 16))
-    cfg = OmegaConf.create(
-        {
-            "epochs": 5,
-            "batch_size": 32,
-            "optimizer": "adam",
-            "lr": 0.003,
-            "weight_decay": 0.0,
-            "scheduler": "none",
-            "resume": False,
-        }
-    )
     run = tmp_path_factory.mktemp("model")
-    Trainer(
-        model,
-        synthetic_images(600, height=16, width=16, seed=0),
-        None,
-        cfg,
-        torch.device("cpu"),
-        run,
-    ).fit()
-    save_checkpoint(run / "model.pt", model, "synthetic")
+    train_tiny_classifier(run)
     return run / "model.pt"
 
 

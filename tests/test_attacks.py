@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import OmegaConf
+from conftest import train_tiny_classifier
 
 from wsattack.attacks import ATTACKS, AttackResult, WassersteinPGD
 from wsattack.attacks.verify import verify
 from wsattack.data import synthetic_images
-from wsattack.models import build_model
-from wsattack.train import Trainer
 
 SIZE = 16
 
@@ -18,28 +16,8 @@ SIZE = 16
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A mnist_cnn trained for a few epochs on 16x16 synthetic blobs, and held-out images."""
-    torch.manual_seed(0)
-    train, test = (
-        synthetic_images(600, height=SIZE, width=SIZE, seed=0),
-        synthetic_images(64, height=SIZE, width=SIZE, seed=1),
-    )
-    model = build_model(
-        OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, SIZE, SIZE)
-    )
-    cfg = OmegaConf.create(
-        {
-            "epochs": 6,
-            "batch_size": 32,
-            "optimizer": "adam",
-            "lr": 0.003,
-            "weight_decay": 0.0,
-            "scheduler": "none",
-            "resume": False,
-        }
-    )
-    Trainer(model, train, None, cfg, torch.device("cpu"), tmp_path_factory.mktemp("train")).fit()
-    model.zero_grad(set_to_none=True)
-    model.eval().requires_grad_(False)
+    model = train_tiny_classifier(tmp_path_factory.mktemp("train"), SIZE, epochs=6)
+    test = synthetic_images(64, height=SIZE, width=SIZE, seed=1)
     correct = model(test.images).argmax(1) == test.labels
     assert correct.float().mean() > 0.7
     return model, test.select(correct.nonzero().squeeze(1)[:24])

@@ -7,16 +7,11 @@ import shutil
 
 import pandas as pd
 import pytest
-import torch
-from conftest import run_cli
-from omegaconf import OmegaConf
+from conftest import run_cli, train_tiny_classifier
 
-from wsattack.data import synthetic_images
-from wsattack.models import build_model, save_checkpoint
 from wsattack.results.certified import NOT_AVAILABLE, median_certified_radius, table_row
 from wsattack.run import cli
 from wsattack.tasks.certify_task import CERTIFY_COLUMNS
-from wsattack.train import Trainer
 
 SIZE = 16
 IMAGES = 12
@@ -51,24 +46,8 @@ SUMMARY_COLUMNS = [
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A tiny mnist_cnn trained on synthetic blobs: accurate, but not trained under noise."""
-    torch.manual_seed(0)
-    spec = OmegaConf.create({"name": "mnist_cnn", "checkpoint": None})
-    model = build_model(spec, (1, SIZE, SIZE))
-    cfg = OmegaConf.create(
-        {
-            "epochs": 5,
-            "batch_size": 32,
-            "optimizer": "adam",
-            "lr": 0.003,
-            "weight_decay": 0.0,
-            "scheduler": "none",
-            "resume": False,
-        }
-    )
     run = tmp_path_factory.mktemp("model")
-    data = synthetic_images(600, height=SIZE, width=SIZE, seed=0)
-    Trainer(model, data, None, cfg, torch.device("cpu"), run).fit()
-    save_checkpoint(run / "model.pt", model, "synthetic")
+    train_tiny_classifier(run, size=SIZE)
     return run / "model.pt"
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import OmegaConf
+from conftest import train_tiny_classifier
 
 from wsattack.attacks import WassersteinPGD
 from wsattack.data import synthetic_images
-from wsattack.models import build_model
 from wsattack.smoothing import ABSTAIN, SmoothedClassifier
 from wsattack.smoothing.attackable import HardVoteJudge, SmoothedSoftmax
 from wsattack.smoothing.noise import build_noise
-from wsattack.train import Trainer
 
 SIGMA = 0.02
 
@@ -20,33 +18,9 @@ SIGMA = 0.02
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     """A mnist_cnn trained on 16x16 synthetic images under the smoothing noise."""
-    torch.manual_seed(0)
-    model = build_model(OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, 16, 16))
     noise = build_noise("wasserstein", SIGMA)
-    cfg = OmegaConf.create(
-        {
-            "epochs": 6,
-            "batch_size": 32,
-            "optimizer": "adam",
-            "lr": 0.003,
-            "weight_decay": 0.0,
-            "scheduler": "none",
-            "resume": False,
-        }
-    )
-    train = synthetic_images(600, height=16, width=16, seed=0)
     run = tmp_path_factory.mktemp("train")
-    Trainer(
-        model,
-        train,
-        None,
-        cfg,
-        torch.device("cpu"),
-        run,
-        transform=lambda m, x, y: noise.perturb(x),
-    ).fit()
-    model.zero_grad(set_to_none=True)
-    return model.eval().requires_grad_(False)
+    return train_tiny_classifier(run, epochs=6, transform=lambda m, x, y: noise.perturb(x))
 
 
 def test_surrogate_is_differentiable_and_close_to_the_vote(model):
