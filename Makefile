@@ -8,6 +8,8 @@ ZOO_DIR ?= $(SHARED)/checkpoints
 N ?= 10000
 # CPU threads for benchmarks: 1, like the CLI's cpu_threads default (see README).
 THREADS ?= 1
+# Models certified at once by reproduce-levine2020-mnist (each on one thread): the core count.
+JOBS ?= 2
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
@@ -42,7 +44,7 @@ reproduce-wong2019-mnist: $(STAMP)  ## Wong 2019 Figure 4 and eps=1 table: the f
 	$(BIN)/python scripts/reproduce_wong2019_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR)
 
 reproduce-levine2020-mnist: $(STAMP)  ## Levine 2020 Table 1: certify with the 14 zoo smoothing models on the first N MNIST test images (DATA=, ZOO_DIR=)
-	$(BIN)/python scripts/reproduce_levine2020_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR)
+	$(BIN)/python scripts/reproduce_levine2020_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR) --jobs $(JOBS)
 
 bench: bench-sinkhorn bench-attack bench-certify  ## every speed benchmark (JSON under outputs/bench/)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -74,6 +75,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data", default="../shared/data", help="dataset.root holding MNIST")
     parser.add_argument("--zoo-dir", default="../shared/checkpoints", help="local zoo mirror")
     parser.add_argument("--out", type=Path, default=Path("outputs/reproduce_levine2020_mnist"))
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="models certified at once (one CPU thread each)"
+    )
     return parser.parse_args()
 
 
@@ -151,19 +155,25 @@ def paper_row(noise: str, sigma: float) -> dict:
 
 
 def run_all(args) -> pd.DataFrame:
-    """Certify with every model of the grid (skipping finished runs); one table row each."""
+    """Certify with every model of the grid (skipping finished runs, `args.jobs` models at a
+    time, each in its own run directory); one table row each."""
+    runs = [(noise, sigma, args.out / f"{noise}_sigma_{sigma}") for noise, sigma in grid()]
+    why = {
+        (noise, sigma): unavailable(model_name(noise, sigma), args.zoo_dir)
+        for noise, sigma, _ in runs
+    }
+    todo = [r for r in runs if why[r[:2]] is None and not finished(r[2], args.n)]
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        outcomes = pool.map(lambda r: certify(r[0], r[1], args, r[2]), todo)
+        why.update({r[:2]: failure for r, failure in zip(todo, outcomes, strict=True)})
     rows = []
-    for noise, sigma in grid():
+    for noise, sigma, run_dir in runs:
         row = {"noise": noise, "sigma": sigma, **paper_row(noise, sigma)}
-        run_dir = args.out / f"{noise}_sigma_{sigma}"
-        why = unavailable(model_name(noise, sigma), args.zoo_dir)
-        if why is None and not finished(run_dir, args.n):
-            why = certify(noise, sigma, args, run_dir)
-        if why is None:
+        if why[(noise, sigma)] is None:
             row.update(measured_row(noise, sigma, run_dir))
         else:
-            print(f"== {model_name(noise, sigma)} skipped: {why}", flush=True)
-            row.update(n=0, status=f"unavailable: {why}")
+            print(f"== {model_name(noise, sigma)} skipped: {why[(noise, sigma)]}", flush=True)
+            row.update(n=0, status=f"unavailable: {why[(noise, sigma)]}")
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 
