@@ -3,7 +3,7 @@
 from wsattack.attacks.balls import LpBall, WassersteinBall
 from wsattack.attacks.registry import ATTACKS, register_attack
 from wsattack.attacks.result import NOT_FOOLED, AttackResult
-from wsattack.attacks.wasserstein import L2PGD, LinfPGD, WassersteinPGD
+from wsattack.attacks.wasserstein import L2PGD, LinfPGD, LpPGD, WassersteinPGD
 
 __all__ = [
     "ATTACKS",
@@ -11,6 +11,7 @@ __all__ = [
     "AttackResult",
     "L2PGD",
     "LinfPGD",
+    "LpPGD",
     "LpBall",
     "WassersteinBall",
     "WassersteinPGD",

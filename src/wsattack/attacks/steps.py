@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from wsattack.attacks.balls import WassersteinBall
 from wsattack.errors import ConfigError
-from wsattack.ot import project_linear, wasserstein_cost
+from wsattack.ot import project_linear
 
 
 def _per_example_norm(g: torch.Tensor, p: float) -> torch.Tensor:
@@ -25,35 +26,30 @@ class WassersteinStep:
     """Steepest ascent in the Wasserstein geometry (the paper's eq. 14 / appendix D): the point of
     the alpha-Wasserstein ball around the current iterate that maximizes the linearized loss.
 
-    The gradient is scaled to unit l_inf norm so that `lam` means the same for every example.
+    It uses the cost and solver settings of the attack's `WassersteinBall`. The gradient is
+    scaled to unit l_inf norm so that `lam` means the same for every example.
     """
 
-    def __init__(
-        self,
-        kernel_size: int = 5,
-        p: float = 2,
-        metric: str = "euclidean",
-        lam: float = 1000.0,
-        sinkhorn_iters: int = 50,
-    ):
-        self.cost = wasserstein_cost(kernel_size, p, metric)
-        self.lam, self.sinkhorn_iters = lam, sinkhorn_iters
+    def __init__(self, ball: WassersteinBall):
+        self.ball = ball
 
     def __call__(self, adv: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
         g = grad / _per_example_norm(grad, float("inf"))
+        ball = self.ball
         return project_linear(
-            adv.clamp_min(0), g, alpha, self.cost, lam=self.lam, max_iter=self.sinkhorn_iters
+            adv.clamp_min(0), g, alpha, ball.cost, lam=ball.lam, max_iter=ball.sinkhorn_iters
         ).z
 
 
 STEPS = ("linf", "l2", "wasserstein")
 
 
-def build_step(name: str, **wasserstein_kwargs):
+def build_step(name: str, ball: WassersteinBall | None = None):
+    """The step `name`; `wasserstein` steps through the given Wasserstein ball's geometry."""
     if name == "linf":
         return linf_step
     if name == "l2":
         return l2_step
-    if name == "wasserstein":
-        return WassersteinStep(**wasserstein_kwargs)
+    if name == "wasserstein" and ball is not None:
+        return WassersteinStep(ball)
     raise ConfigError(f"unknown attack.step {name!r}; choose from: {', '.join(STEPS)}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from wsattack.attacks.balls import LpBall, WassersteinBall
 from wsattack.attacks.pgd import PGD
 from wsattack.attacks.registry import register_attack
 from wsattack.attacks.schedules import build_schedule
 from wsattack.attacks.steps import build_step
+from wsattack.errors import ConfigError
 
 
 @register_attack("wasserstein")
@@ -39,18 +42,10 @@ class WassersteinPGD(PGD):
         judge=None,
     ):
         ball = WassersteinBall(kernel_size, p, metric, lam, sinkhorn_iters, tol)
-        stepper = build_step(
-            step,
-            kernel_size=kernel_size,
-            p=p,
-            metric=metric,
-            lam=lam,
-            sinkhorn_iters=sinkhorn_iters,
-        )
         super().__init__(
             model,
             ball,
-            stepper,
+            build_step(step, ball),
             _schedule(schedule, eps0, growth, every, max_iter, radii),
             alpha,
             clamp,
@@ -58,13 +53,14 @@ class WassersteinPGD(PGD):
         )
 
 
-@register_attack("linf_pgd")
-class LinfPGD(PGD):
-    """l_inf PGD (sign steps) with the same radius schedules, for the paper's Figure 2."""
+class LpPGD(PGD):
+    """l_p PGD with the same radius schedules, for the paper's Figure 2 comparison: norm "inf"
+    takes sign steps on the l_inf ball, norm "2" normalized gradient steps on the l_2 ball."""
 
     def __init__(
         self,
         model,
+        norm: str = "inf",
         eps0: float = 0.01,
         growth: float = 1.1,
         every: int = 10,
@@ -75,10 +71,12 @@ class LinfPGD(PGD):
         clamp: bool = True,
         judge=None,
     ):
+        if norm not in _LP_STEPS:
+            raise ConfigError(f"unknown norm {norm!r}; choose from: {', '.join(_LP_STEPS)}")
         super().__init__(
             model,
-            LpBall(float("inf")),
-            build_step("linf"),
+            LpBall(float(norm)),
+            build_step(_LP_STEPS[norm]),
             _schedule(schedule, eps0, growth, every, max_iter, radii),
             alpha,
             clamp,
@@ -86,32 +84,11 @@ class LinfPGD(PGD):
         )
 
 
-@register_attack("l2_pgd")
-class L2PGD(PGD):
-    """l_2 PGD (normalized gradient steps), with the same radius schedules."""
-
-    def __init__(
-        self,
-        model,
-        eps0: float = 0.1,
-        growth: float = 1.1,
-        every: int = 10,
-        max_iter: int = 200,
-        schedule: str = "geometric",
-        radii=(0.5, 1.0, 2.0),
-        alpha: float = 0.1,
-        clamp: bool = True,
-        judge=None,
-    ):
-        super().__init__(
-            model,
-            LpBall(2.0),
-            build_step("l2"),
-            _schedule(schedule, eps0, growth, every, max_iter, radii),
-            alpha,
-            clamp,
-            judge,
-        )
+_LP_STEPS = {"inf": "linf", "2": "l2"}
+LinfPGD = register_attack("linf_pgd")(partial(LpPGD, norm="inf"))
+L2PGD = register_attack("l2_pgd")(
+    partial(LpPGD, norm="2", eps0=0.1, radii=(0.5, 1.0, 2.0), alpha=0.1)
+)
 
 
 def _schedule(name, eps0, growth, every, max_iter, radii):
