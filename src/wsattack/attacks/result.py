@@ -20,6 +20,9 @@ class AttackResult:
     clean_pred / adv_pred: the model's predictions on the clean and adversarial images.
     radius: the radius of the last ball adv was projected onto (eps_found for a success, the
     final radius for a failure, 0 for an untouched image): what verification checks against.
+    eps_failed: the largest radius at which the attack ran on the example and failed (0 if none;
+    None from attacks that do not track it). found_by: per example, the name of the attack that
+    found eps_found (set by `auto`; None elsewhere).
     """
 
     adv: torch.Tensor
@@ -29,6 +32,8 @@ class AttackResult:
     clean_pred: torch.Tensor
     adv_pred: torch.Tensor
     radius: torch.Tensor
+    eps_failed: torch.Tensor | None = None
+    found_by: list[str] | None = None
 
     def accuracy_at(self, radius: float) -> float:
         """Fraction of examples not broken within `radius` (the robust accuracy at that radius)."""

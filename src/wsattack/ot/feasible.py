@@ -1,0 +1,98 @@
+"""Rounding an approximate local plan to an exactly feasible one.
+
+Iterative solvers (Sinkhorn, Dykstra, dual ascent) stop with plans whose constraints hold only
+approximately. An adversarial example must lie in the ball exactly, so every plan an attack
+uses goes through `make_feasible`, which returns a plan with
+
+- rows exactly x (every pixel sends exactly its mass),
+- column sums at most the capacity (no pixel above the ceiling; skipped without capacity),
+- cost at most eps,
+
+by three moves that only ever lower the cost: rows are rescaled, mass over capacity is sent back
+to where it came from, and finally the plan is mixed with the identity plan. The repaired plan
+is as close to the input as these moves allow; it is not a projection.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from wsattack.ot.plans import column_sums, identity_plan, neighbours, plan_cost
+
+# Rounds of "send the excess back"; each removes all current excess, and what mass returned to a
+# source pushes over its own ceiling is usually gone after two or three.
+_CAPACITY_ROUNDS = 30
+
+
+def make_feasible(
+    plan: torch.Tensor,
+    x: torch.Tensor,
+    eps: torch.Tensor,
+    cost: torch.Tensor,
+    capacity: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """A feasible plan near `plan`: rows x, columns <= capacity, cost <= eps (module doc).
+
+    plan: (B, C, K, H, W), non-negative, zero on offsets that leave the image. x: (B, C, H, W),
+    non-negative. eps: (B,) in the units of plan_cost (total cost, not per unit mass).
+    capacity: None or a tensor broadcastable to x (the pixel ceiling); pixels of x above it are
+    allowed to keep their own mass. Computes in the dtype of `plan`.
+    """
+    k = int(round(plan.shape[2] ** 0.5))
+    centre = plan.shape[2] // 2
+    x = x.to(plan.dtype)
+    plan = _exact_rows(plan, x, centre)
+    if capacity is not None:
+        ceiling = torch.maximum(capacity.to(plan.dtype).expand_as(x), x)
+        plan = _send_back_excess(plan, ceiling, k, centre)
+        plan = _mix_below_ceiling(plan, x, ceiling, k)
+    return _mix_within_budget(plan, x, eps.to(plan.dtype), cost, k)
+
+
+def _exact_rows(plan, x, centre):
+    """Scale every row to sum to x; a row with no mass in the plan keeps x in place."""
+    rows = plan.sum(dim=2)
+    scale = torch.where(rows > 0, x / rows.clamp_min(torch.finfo(plan.dtype).tiny), 0.0)
+    plan = plan * scale.unsqueeze(2)
+    plan[:, :, centre] += torch.where(rows > 0, 0.0, x)
+    return plan
+
+
+def _send_back_excess(plan, ceiling, k, centre):
+    """Move mass above a pixel's ceiling back to its sources, proportionally to what they sent.
+
+    The mass a pixel j keeps from itself is at most x_j <= ceiling_j, so the mass it receives
+    from others always covers its excess: the fraction taken back is at most 1.
+    """
+    for _ in range(_CAPACITY_ROUNDS):
+        cols = column_sums(plan)
+        excess = (cols - ceiling).clamp_min(0)
+        if not (excess > 0).any():
+            break
+        incoming = (cols - plan[:, :, centre]).clamp_min(torch.finfo(plan.dtype).tiny)
+        fraction = (excess / incoming).clamp(max=1.0)
+        back = plan * neighbours(fraction, k)
+        back[:, :, centre] = 0
+        plan = plan - back
+        plan[:, :, centre] += back.sum(dim=2)
+    return plan
+
+
+def _mix_below_ceiling(plan, x, ceiling, k):
+    """Last resort for what the rounds left over: mix with the identity plan just enough that no
+    column exceeds its ceiling (x is below it, so the mixture is)."""
+    cols = column_sums(plan)
+    over = cols > ceiling
+    if not over.any():
+        return plan
+    room = torch.where(over, (ceiling - x) / (cols - x).clamp_min(1e-300), 1.0)
+    t = room.flatten(1).amin(dim=1).clamp(0, 1).view(-1, 1, 1, 1, 1)
+    return t * plan + (1 - t) * identity_plan(x, k)
+
+
+def _mix_within_budget(plan, x, eps, cost, k):
+    """Mix with the identity plan (cost 0) so that the cost is at most eps."""
+    total = plan_cost(plan, cost)
+    t = torch.clamp(eps / total.clamp_min(torch.finfo(plan.dtype).tiny), max=1.0)
+    t = t.view(-1, 1, 1, 1, 1)
+    return t * plan + (1 - t) * identity_plan(x, k)
