@@ -1,6 +1,7 @@
 """Attacks with a plain Python API: `WassersteinPGD(model)(images, labels) -> AttackResult`."""
 
 from wsattack.attacks.balls import LpBall, WassersteinBall
+from wsattack.attacks.frank_wolfe import WassersteinFW
 from wsattack.attacks.registry import ATTACKS, register_attack
 from wsattack.attacks.result import NOT_FOOLED, AttackResult
 from wsattack.attacks.wasserstein import L2PGD, LinfPGD, LpPGD, WassersteinPGD
@@ -14,6 +15,7 @@ __all__ = [
     "LpPGD",
     "LpBall",
     "WassersteinBall",
+    "WassersteinFW",
     "WassersteinPGD",
     "register_attack",
 ]

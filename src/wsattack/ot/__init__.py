@@ -9,6 +9,7 @@
 from wsattack.ot.cost import wasserstein_cost
 from wsattack.ot.duals import Duals
 from wsattack.ot.exact import ExactCost, exact_cost
+from wsattack.ot.oracle import OracleResult, OracleState, linear_oracle
 from wsattack.ot.projection import project, project_linear
 from wsattack.ot.sinkhorn import Projection
 
@@ -17,6 +18,9 @@ __all__ = [
     "ExactCost",
     "Projection",
     "exact_cost",
+    "linear_oracle",
+    "OracleResult",
+    "OracleState",
     "project",
     "project_linear",
     "wasserstein_cost",

@@ -22,6 +22,9 @@ from wsattack.ot.plans import column_sums, identity_plan, neighbours, plan_cost
 # Rounds of "send the excess back"; each removes all current excess, and what mass returned to a
 # source pushes over its own ceiling is usually gone after two or three.
 _CAPACITY_ROUNDS = 30
+# Excess below this fraction of the ceiling is round-off (the caller clips it): chasing it would
+# only zero the whole plan in `_mix_below_ceiling`.
+_ROUND_OFF = 1e-9
 
 
 def make_feasible(
@@ -67,7 +70,7 @@ def _send_back_excess(plan, ceiling, k, centre):
     for _ in range(_CAPACITY_ROUNDS):
         cols = column_sums(plan)
         excess = (cols - ceiling).clamp_min(0)
-        if not (excess > 0).any():
+        if not (excess > _ROUND_OFF * ceiling).any():
             break
         incoming = (cols - plan[:, :, centre]).clamp_min(torch.finfo(plan.dtype).tiny)
         fraction = (excess / incoming).clamp(max=1.0)
@@ -82,7 +85,7 @@ def _mix_below_ceiling(plan, x, ceiling, k):
     """Last resort for what the rounds left over: mix with the identity plan just enough that no
     column exceeds its ceiling (x is below it, so the mixture is)."""
     cols = column_sums(plan)
-    over = cols > ceiling
+    over = cols > ceiling * (1 + _ROUND_OFF)
     if not over.any():
         return plan
     room = torch.where(over, (ceiling - x) / (cols - x).clamp_min(1e-300), 1.0)

@@ -1,0 +1,159 @@
+"""What the plan-space attacks share: the ball, the loss, the radius search, and the bookkeeping
+of one fixed-radius attempt (who is fooled, their adversarial points, steps spent)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from wsattack.attacks.balls import WassersteinBall
+from wsattack.attacks.losses import LOSSES, attack_loss
+from wsattack.attacks.result import AttackResult
+from wsattack.attacks.search import Attempt, RadiusSearch
+from wsattack.errors import ConfigError
+
+PIXEL_CEILING = 1.0  # images are in [0, 1]
+
+
+class PlanAttack:
+    """Base of the attacks over local transport plans: `attack(images, labels, targets=None)`.
+
+    kernel_size, p, metric: the ball (k x k plans, cost d**p; p=1 is the Euclidean cost).
+    capacity: keep every pixel at most 1 inside the ball (Hu et al. 2020), so that adversarial
+    images need no clamping and keep their mass exactly; without it, images are clamped to
+    [0, 1] after each step (mass is lost, and the exact check transports what is left).
+    loss: "margin" (default) or "ce". eps0, factor, eps_max, rtol: the per-example minimal-radius
+    search (`RadiusSearch`). judge: images -> predictions deciding success (e.g. a smoothed
+    classifier's hard vote); by default the model's argmax. The model runs in eval mode; its
+    mode is restored afterwards.
+    """
+
+    def __init__(
+        self,
+        model,
+        kernel_size: int = 5,
+        p: float = 1,
+        metric: str = "euclidean",
+        capacity: bool = True,
+        loss: str = "margin",
+        eps0: float = 0.02,
+        factor: float = 2.0,
+        eps_max: float = 4.0,
+        rtol: float = 0.02,
+        judge: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ):
+        if loss not in LOSSES:
+            raise ConfigError(f"unknown attack loss {loss!r}; choose from: {', '.join(LOSSES)}")
+        self.model, self.judge, self.loss = model, judge, loss
+        self.ball = WassersteinBall(kernel_size, p, metric)
+        self.capacity = PIXEL_CEILING if capacity else None
+        self.search = RadiusSearch(eps0=eps0, factor=factor, eps_max=eps_max, rtol=rtol)
+
+    def _settings(self) -> dict:
+        return {
+            "kernel_size": self.ball.cost.shape[0],
+            "capacity": self.capacity is not None,
+            "loss": self.loss,
+            "eps0": self.search.eps0,
+            "eps_max": self.search.eps_max,
+            "rtol": self.search.rtol,
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._settings().items())
+        return f"{type(self).__name__}({args})"
+
+    def attempt(self, x, labels, targets, eps, start) -> Attempt:
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        start: torch.Tensor | None = None,
+        hi: torch.Tensor | None = None,
+    ) -> AttackResult:
+        """Attack; `start`/`hi` optionally give known adversarial points and their radii (only
+        smaller radii are then searched)."""
+        device = next(self.model.parameters()).device
+        x, labels = images.to(device), labels.to(device)
+        targets = None if targets is None else targets.to(device)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                clean_pred = self.predict(x)
+            fooled = _fooled(clean_pred, labels, targets)
+
+            def attempt(rows, eps, begin):
+                sub_targets = None if targets is None else targets[rows]
+                return self.attempt(x[rows], labels[rows], sub_targets, eps, begin)
+
+            found = self.search.run(attempt, x, fooled, clean_pred, start, hi)
+        finally:
+            self.model.train(was_training)
+        radius = torch.where(torch.isfinite(found.eps_found), found.eps_found, found.eps_failed)
+        return AttackResult(
+            found.adv.detach(),
+            torch.isfinite(found.eps_found),
+            found.eps_found,
+            found.iterations,
+            clean_pred,
+            found.adv_pred,
+            radius,
+            found.eps_failed,
+        )
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        return self.judge(images) if self.judge else self.model(images).argmax(1)
+
+    def round_off(self, z: torch.Tensor) -> torch.Tensor:
+        """With capacity, z is in [0, 1] up to round-off; without, this is the paper's clamp."""
+        return z.clamp(0, 1)
+
+    def new_run(self, x, labels, targets, z) -> _AttemptRun:
+        return _AttemptRun(self, labels, targets, len(x), z.device)
+
+
+def _fooled(pred, labels, targets) -> torch.Tensor:
+    return pred != labels if targets is None else pred == targets
+
+
+class _AttemptRun:
+    """One fixed-radius attempt's state: the standing examples and what the fooled ones found."""
+
+    def __init__(self, attack: PlanAttack, labels, targets, n, device):
+        self.attack, self.labels, self.targets = attack, labels, targets
+        self.fooled = torch.zeros(n, dtype=torch.bool, device=device)
+        self.iterations = torch.zeros(n, dtype=torch.long, device=device)
+        self.pred = torch.full((n,), -1, dtype=torch.long, device=device)
+        self.found: torch.Tensor | None = None
+        self.standing = torch.arange(n, device=device)
+        self.kept = self.standing
+
+    def check(self, z, final: bool = False):
+        """Judge the standing examples at z; returns (loss gradient, indices still standing)."""
+        rows = self.standing
+        adv = z[rows].detach().requires_grad_(not final)
+        targets = None if self.targets is None else self.targets[rows]
+        with torch.enable_grad():
+            logits = self.attack.model(adv)
+            if not final:
+                loss = attack_loss(logits, self.labels[rows], targets, self.attack.loss).sum()
+                (grad,) = torch.autograd.grad(loss, adv)
+        pred = self.attack.judge(adv.detach()) if self.attack.judge else logits.argmax(1)
+        self.pred[rows] = pred.detach()
+        hit = _fooled(pred, self.labels[rows], targets)
+        if self.found is None:
+            self.found = z.detach().clone()
+        self.found[rows[hit]] = z[rows[hit]].detach()
+        self.fooled[rows[hit]] = True
+        self.kept = ~hit
+        self.standing = rows[~hit]
+        return (None if final else grad[~hit]), self.standing
+
+    def attempt(self, z) -> Attempt:
+        adv = torch.where(self.fooled.view(-1, *[1] * (z.dim() - 1)), self.found, z)
+        return Attempt(self.fooled.clone(), adv.detach(), self.iterations, self.pred)

@@ -1,0 +1,136 @@
+"""Per-example minimal radius: bracket each example's smallest successful radius, then bisect.
+
+An `attempt(rows, eps, start)` runs a fixed-radius attack on the examples `rows` (per-example
+radii `eps`) from feasible starting images and returns an `Attempt`. The search first grows the
+radius geometrically from `eps0` until each example is fooled (or `eps_max` fails), shrinks it
+for examples fooled at once, and then bisects (geometrically) between the largest radius that
+failed and the smallest that succeeded, until they are within `rtol` of each other.
+
+Every attempt after the first starts from the best point known: upward from the last iterate
+(feasible at a smaller radius, so at the larger one), downward from the adversarial point at the
+smallest successful radius hi, pulled toward the clean image by mid / hi. That mixture is the
+image of the plan (1 - t) identity + t P, whose cost is t cost(P) <= mid, so it is feasible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from wsattack.errors import ConfigError
+
+
+@dataclass
+class Attempt:
+    """Outcome of a fixed-radius attack on some rows: success, the returned images (the
+    adversarial point for a success, the last iterate otherwise), gradient steps spent, and the
+    predictions on the returned images."""
+
+    success: torch.Tensor
+    adv: torch.Tensor
+    iterations: torch.Tensor
+    pred: torch.Tensor
+
+
+@dataclass
+class SearchResult:
+    """eps_found (inf where never fooled, 0 where the clean image is), eps_failed (0 if none),
+    adv (the point at eps_found, else the last iterate at eps_failed), iterations, adv_pred."""
+
+    eps_found: torch.Tensor
+    eps_failed: torch.Tensor
+    adv: torch.Tensor
+    iterations: torch.Tensor
+    adv_pred: torch.Tensor
+
+
+@dataclass(frozen=True)
+class RadiusSearch:
+    """eps0: first radius; factor: growth while bracketing; eps_max: the largest radius tried;
+    rtol: relative precision of the bisection (hi <= lo (1 + rtol)); eps_min: below it an
+    example fooled at every radius tried is not shrunk further."""
+
+    eps0: float = 0.02
+    factor: float = 2.0
+    eps_max: float = 4.0
+    rtol: float = 0.02
+    eps_min: float = 1e-3
+
+    def __post_init__(self):
+        if not 0 < self.eps_min <= self.eps0 <= self.eps_max:
+            raise ConfigError(
+                f"need 0 < eps_min <= eps0 <= eps_max, got {self.eps_min}, {self.eps0}, "
+                f"{self.eps_max}"
+            )
+        if not self.factor > 1 or not self.rtol > 0:
+            raise ConfigError(f"need factor > 1 and rtol > 0, got {self.factor}, {self.rtol}")
+
+    def run(
+        self,
+        attempt: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Attempt],
+        x: torch.Tensor,
+        fooled: torch.Tensor,
+        pred: torch.Tensor,
+        start: torch.Tensor | None = None,
+        hi: torch.Tensor | None = None,
+    ) -> SearchResult:
+        """Search every example not `fooled` already. `start`/`hi`: a known adversarial point
+        and its radius per example (inf where none), e.g. from a weaker attack; the search then
+        only looks below hi."""
+        state = _State(x, fooled, pred, start, hi)
+        self._bracket(attempt, state)
+        self._bisect(attempt, state)
+        return state.result()
+
+    def _bracket(self, attempt, s: _State) -> None:
+        eps = torch.full_like(s.lo, self.eps0)
+        pending = ~s.fooled & torch.isinf(s.hi)
+        while pending.any():
+            rows = pending.nonzero().squeeze(1)
+            s.record(rows, eps[rows], attempt(rows, eps[rows], s.last[rows]))
+            eps = eps * self.factor
+            pending = ~s.fooled & torch.isinf(s.hi) & (eps <= self.eps_max * (1 + 1e-9))
+
+    def _bisect(self, attempt, s: _State) -> None:
+        while True:
+            open_low = (s.lo == 0) & (s.hi > self.eps_min)
+            wide = (s.lo > 0) & (s.hi > s.lo * (1 + self.rtol))
+            rows = (~s.fooled & torch.isfinite(s.hi) & (open_low | wide)).nonzero().squeeze(1)
+            if len(rows) == 0:
+                return
+            lo, hi = s.lo[rows], s.hi[rows]
+            mid = torch.where(lo > 0, torch.sqrt(lo * hi), hi / self.factor)
+            x = s.x[rows]
+            start = x + (mid / hi).view(-1, *[1] * (x.dim() - 1)).to(x.dtype) * (s.adv[rows] - x)
+            s.record(rows, mid, attempt(rows, mid, start))
+
+
+class _State:
+    def __init__(self, x, fooled, pred, start, hi):
+        n = len(x)
+        f64 = dict(dtype=torch.float64, device=x.device)
+        self.x, self.fooled = x, fooled
+        self.lo = torch.zeros(n, **f64)
+        self.hi = torch.full((n,), float("inf"), **f64) if hi is None else hi.to(**f64).clone()
+        self.adv = x.clone() if start is None else start.clone()
+        self.last = x.clone()
+        self.iterations = torch.zeros(n, dtype=torch.long, device=x.device)
+        self.pred = pred.clone()
+
+    def record(self, rows, eps, out: Attempt) -> None:
+        self.iterations[rows] += out.iterations
+        won, lost = rows[out.success], rows[~out.success]
+        self.hi[won] = torch.minimum(self.hi[won], eps[out.success])
+        self.adv[won] = out.adv[out.success]
+        self.pred[won] = out.pred[out.success]
+        self.lo[lost] = torch.maximum(self.lo[lost], eps[~out.success])
+        self.last[lost] = out.adv[~out.success]
+        never = lost[torch.isinf(self.hi[lost])]
+        self.adv[never] = self.last[never]
+        self.pred[never] = out.pred[~out.success][torch.isinf(self.hi[lost])]
+
+    def result(self) -> SearchResult:
+        found = torch.where(self.fooled, 0.0, self.hi)
+        return SearchResult(found, self.lo, self.adv, self.iterations, self.pred)
