@@ -92,3 +92,27 @@ def test_no_runs_and_mismatched_labels_are_clear_errors(tmp_path):
     run = _fake_run(tmp_path / "a", RUNS["weak"])
     message = _error(f"runs=[{run}]", "labels=[x,y]", f"hydra.run.dir={tmp_path / 'o'}")
     assert "labels has 2 entries but runs has 1" in message
+
+
+def test_unmeasured_counts_and_runs_from_before_eps_failed(tmp_path):
+    new = _fake_run(tmp_path / "new", RUNS["strong"])
+    frame = pd.read_csv(new / "examples.csv")
+    # Where the attack last failed: #5 (never broken) stopped at 0.4.
+    frame["eps_failed"] = [0.3, 0.5, 0.5, 1.0, 2.0, 0.4, 0.0, 2.0]
+    frame.to_csv(new / "examples.csv", index=False)
+    old = _fake_run(tmp_path / "old", RUNS["weak"])
+    frame = pd.read_csv(old / "examples.csv").drop(columns=["eps_failed", "found_by"])
+    frame.to_csv(old / "examples.csv", index=False)
+    out = tmp_path / "report"
+    cli(["report", f"runs=[{new},{old}]", "radii=[0.3,0.5,1.0]", f"hydra.run.dir={out}"])
+    table = pd.read_csv(out / "report.csv").set_index("label")
+    columns = list(table.columns)
+    assert columns.index("unmeasured@0.5") == columns.index("acc@0.5") + 1
+    assert table.loc["new", ["unmeasured@0.3", "unmeasured@0.5", "unmeasured@1"]].tolist() == [
+        0,
+        1,
+        1,
+    ]
+    assert (table.loc["old", ["unmeasured@0.3", "unmeasured@0.5", "unmeasured@1"]] == -1).all()
+    assert table.loc["old", "acc@0.5"] == pytest.approx(2 / 6)
+    assert not table.isna().any().any() and (out / "accuracy_vs_eps.png").stat().st_size > 0

@@ -3,6 +3,10 @@
 Only the examples not yet fooled are stepped and projected, and the Wasserstein ball's dual
 variables are carried from one step to the next (warm start). One forward pass per iteration
 serves both the success check of the current iterate and the gradient of the next step.
+
+eps_failed of an example is the radius of the last iterate checked and found not fooled (the
+radius it had been projected onto; 0 for the untouched image): the final radius for an example
+never fooled, the radius of the check before the success for a fooled one.
 """
 
 from __future__ import annotations
@@ -96,10 +100,12 @@ class PGD:
             pred, run.labels[active], None if run.targets is None else run.targets[active]
         )
         run.adv_pred[active] = pred
-        newly = active[hit]
+        newly, standing = active[hit], active[~hit]
         run.fooled[newly] = True
         run.eps_found[newly] = run.radius[newly]
-        return grad, active[~hit]
+        # Checked and not fooled at the radius the iterate was projected onto.
+        run.eps_failed[standing] = run.radius[standing]
+        return grad, standing
 
 
 class _Run:
@@ -114,6 +120,7 @@ class _Run:
         self.eps_found = torch.where(fooled, 0.0, NOT_FOOLED).to(
             device=x.device, dtype=torch.float64
         )
+        self.eps_failed = torch.zeros(len(x), device=x.device, dtype=torch.float64)
         self.iterations = torch.zeros(len(x), dtype=torch.long, device=x.device)
         self.duals = None
 
@@ -141,6 +148,7 @@ class _Run:
             clean_pred,
             self.adv_pred,
             self.radius,
+            eps_failed=self.eps_failed,
         )
 
 

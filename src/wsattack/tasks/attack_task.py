@@ -1,12 +1,20 @@
 """`wsattack attack`: attack a model batch by batch, verify every example, write CSVs and plots.
 
 examples.csv columns: idx, label, clean_pred, adv_pred, clean_correct (1/0), success (1/0),
-eps_found (0 when the clean image is already misclassified, inf when never fooled), iterations,
+eps_found (0 when the clean image is already misclassified, inf when never fooled), eps_failed
+(the largest radius at which the attack ran on the example and failed; 0 if none, and 0 for an
+attack that does not track it), found_by (the attack that found eps_found: the sub-attack of an
+ensemble, else attack.name), iterations,
 exact_cost (exact distance of adv to the clean image in the ball's units; for the Wasserstein
 ball the exact local transport cost per unit clean mass, of the mass adv keeps after clamping),
 verified (1: exact_cost within the recorded radius, 0: outside it, -1: attack.verify=false),
 mass_change (relative change of total mass, from clamping to [0,1]), linf, l2, time_s (attack and
 verification time per image), target (-1 when untargeted).
+
+Accuracy at r counts the examples with eps_found > r; one is backed at r only when the attack ran
+at a radius >= r and failed (eps_failed >= r). summary.csv's unmeasured@r and the `unmeasured`
+column of accuracy_vs_eps.csv count the examples counted but not backed: the accuracy there is
+an upper bound by that many (a warning says so).
 """
 
 from __future__ import annotations
@@ -16,19 +24,27 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
+from wsattack.attacks.balls import WassersteinBall
 from wsattack.attacks.build import build_attack
 from wsattack.attacks.verify import verify
 from wsattack.data import ImageData
 from wsattack.errors import ConfigError
 from wsattack.results import ResultTable
-from wsattack.results.plots import plot_curves, plot_examples
-from wsattack.results.robustness import accuracy_at, accuracy_curve
+from wsattack.results.plots import plot_examples
+from wsattack.results.robustness import (
+    accuracy_at,
+    unmeasured_at,
+    unmeasured_curve,
+    unmeasured_stretches,
+)
 from wsattack.smoothing import SmoothedClassifier
 from wsattack.smoothing.attackable import HardVoteJudge, SmoothedSoftmax
 from wsattack.tasks.registry import register_task
+from wsattack.tasks.report_task import plot_runs
 from wsattack.tasks.setup import load_data, load_model, prepare
 
 log = logging.getLogger("wsattack")
@@ -41,6 +57,8 @@ EXAMPLE_COLUMNS = [
     "clean_correct",
     "success",
     "eps_found",
+    "eps_failed",
+    "found_by",
     "iterations",
     "exact_cost",
     "verified",
@@ -51,6 +69,8 @@ EXAMPLE_COLUMNS = [
     "target",
 ]
 PARTS = "adversarial_parts"
+ADDED_COLUMNS = ("eps_failed", "found_by")  # absent from examples.csv of older versions
+LP_ATTACKS = ("linf_pgd", "l2_pgd")
 
 
 @register_task(
@@ -65,9 +85,31 @@ def run_attack(cfg, run_dir: Path) -> None:
     target, judge = _attacked_model(model, cfg, data.num_classes)
     attack = build_attack(target, cfg.attack, cfg.schedule, judge)
     jobs = _jobs(data, cfg.attack.get("target"))
+    _upgrade_examples(run_dir / "examples.csv", str(cfg.attack.name))
     table = ResultTable(run_dir / "examples.csv", EXAMPLE_COLUMNS)
     _attack_remaining(attack, data, jobs, table, run_dir, cfg.attack, int(cfg.seed))
-    _finish(table.read(), run_dir, cfg)
+    _finish(table.read(), run_dir, cfg, attack)
+
+
+def _upgrade_examples(path: Path, attack_name: str) -> None:
+    """Resuming a run begun before examples.csv had eps_failed and found_by: add them to its rows
+    (eps_failed 0, i.e. not tracked, so those rows count as unmeasured at every radius > 0)."""
+    if not path.is_file():
+        return
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[])
+    if list(frame.columns) != [c for c in EXAMPLE_COLUMNS if c not in ADDED_COLUMNS]:
+        return  # current, or foreign (ResultTable names the mismatch)
+    frame["eps_failed"] = 0.0
+    frame["found_by"] = attack_name
+    tmp = path.with_name(f".{path.name}.upgrade")
+    tmp.unlink(missing_ok=True)
+    ResultTable(tmp, EXAMPLE_COLUMNS).replace(frame[EXAMPLE_COLUMNS].to_dict("records"))
+    tmp.replace(path)
+    log.warning(
+        "%s predates eps_failed: its %d rows get eps_failed=0 (unmeasured above radius 0)",
+        path,
+        len(frame),
+    )
 
 
 def _attacked_model(model, cfg, num_classes: int):
@@ -125,7 +167,13 @@ def _attack_remaining(
         # Seeded by the batch's first job, so a resumed run draws the same noise as a whole one.
         torch.manual_seed(seed * 1_000_003 + int(chosen[0]))
         rows = _attack_batch(
-            attack, data, jobs["row"][chosen], jobs["target"][chosen], run_dir, attack_cfg.verify
+            attack,
+            data,
+            jobs["row"][chosen],
+            jobs["target"][chosen],
+            run_dir,
+            attack_cfg.verify,
+            str(attack_cfg.name),
         )
         table.append(rows)
         fooled, seen = fooled + sum(r["success"] for r in rows), seen + len(rows)
@@ -135,7 +183,13 @@ def _attack_remaining(
 
 
 def _attack_batch(
-    attack, data: ImageData, rows: torch.Tensor, targets: torch.Tensor, run_dir: Path, check: bool
+    attack,
+    data: ImageData,
+    rows: torch.Tensor,
+    targets: torch.Tensor,
+    run_dir: Path,
+    check: bool,
+    name: str,
 ):
     start = time.perf_counter()
     images, labels = data.images[rows], data.labels[rows]
@@ -144,6 +198,9 @@ def _attack_batch(
     checked = verify(attack.ball, images, result, exact=check)
     per_image = (time.perf_counter() - start) / len(rows)
     _save_part(run_dir, data.indices[rows], targets, images, result, labels)
+    # 0: the attack does not say where it failed (every example then counts as unmeasured).
+    failed = torch.zeros(len(rows)) if result.eps_failed is None else result.eps_failed.cpu()
+    found_by = result.found_by or [name] * len(rows)
     return [
         {
             "idx": int(data.indices[r]),
@@ -153,6 +210,8 @@ def _attack_batch(
             "clean_correct": int(result.clean_pred[i] == labels[i]),
             "success": int(result.success[i]),
             "eps_found": float(result.eps_found[i]),
+            "eps_failed": float(failed[i]),
+            "found_by": str(found_by[i] or name),
             "iterations": int(result.iterations[i]),
             "exact_cost": float(checked.exact_cost[i]),
             "verified": int(checked.verified[i]),
@@ -190,25 +249,73 @@ def _merge_parts(run_dir: Path) -> dict[str, torch.Tensor]:
     return merged
 
 
-def _finish(frame, run_dir: Path, cfg) -> None:
+def _finish(frame, run_dir: Path, cfg, attack=None) -> None:
     merged = _merge_parts(run_dir)
     radii = list(cfg.attack.report_radii)
-    eps = frame["eps_found"].to_numpy(dtype=float)
-    grid, acc = accuracy_curve(eps, radii)
-    ResultTable(run_dir / "accuracy_vs_eps.csv", ["eps", "accuracy"]).replace(
-        {"eps": float(r), "accuracy": float(a)} for r, a in zip(grid, acc, strict=True)
+    eps, failed = _eps(frame)
+    grid, acc, unmeasured = unmeasured_curve(eps, failed, radii)
+    # Recomputed from scratch: an older file in this directory may lack the unmeasured column.
+    (run_dir / "accuracy_vs_eps.csv").unlink(missing_ok=True)
+    ResultTable(run_dir / "accuracy_vs_eps.csv", ["eps", "accuracy", "unmeasured"]).replace(
+        {"eps": float(r), "accuracy": float(a), "unmeasured": int(u)}
+        for r, a, u in zip(grid, acc, unmeasured, strict=True)
     )
-    plot_curves(
-        {cfg.model.name: (grid, acc)},
+    plot_runs(
+        {cfg.model.name: (grid, acc, unmeasured_stretches(grid, eps, failed))},
         run_dir / "accuracy_vs_eps.png",
-        "Wasserstein radius" if cfg.attack.name == "wasserstein" else "radius",
+        "Wasserstein radius" if _is_wasserstein(attack, cfg) else "radius",
         "adversarial accuracy",
     )
     if merged:
         _plot_examples(merged, frame, run_dir / "examples.png")
     summary = _summary(frame, radii, cfg)
+    _warn_unmeasured(summary, radii, len(frame), _schedule_start(attack))
     ResultTable(run_dir / "summary.csv", list(summary)).replace([summary])
     print(" ".join(f"{k}={v}" for k, v in summary.items()))
+
+
+def _eps(frame) -> tuple[np.ndarray, np.ndarray]:
+    return frame["eps_found"].to_numpy(dtype=float), frame["eps_failed"].to_numpy(dtype=float)
+
+
+def _is_wasserstein(attack, cfg) -> bool:
+    """Every Wasserstein attack (its ball says so), not only the one named `wasserstein`."""
+    ball = getattr(attack, "ball", None)
+    if ball is not None:
+        return isinstance(ball, WassersteinBall)
+    return str(cfg.attack.name) not in LP_ATTACKS
+
+
+def _schedule_start(attack) -> float | None:
+    """The first radius the attack's schedule tries, when it has one of `Stage`s."""
+    try:
+        return float(attack.schedule[0].radius(0))
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _warn_unmeasured(summary: dict, radii, n: int, start: float | None) -> None:
+    """One line when a reported accuracy counts examples never attacked at that radius."""
+    short = [(float(r), summary[f"unmeasured@{r:g}"]) for r in radii]
+    short = [(r, k) for r, k in short if k > 0]
+    if not short:
+        return
+    clauses = ", ".join(
+        f"acc@{r:g} counts {k} of {n} examples never attacked at radius >= {r:g}" for r, k in short
+    )
+    bound = "it is an upper bound" if len(short) == 1 else "they are upper bounds"
+    if start is None:
+        log.warning("%s: %s; attack at those radii", clauses, bound)
+        return
+    advice = []
+    if any(r < start for r, _ in short):
+        advice.append("start the schedule lower")
+    high = [r for r, _ in short if r >= start]
+    if high:
+        advice.append(f"let the schedule reach radius {max(high):g}")
+    log.warning(
+        "%s (the schedule starts at %g): %s; %s", clauses, start, bound, " and ".join(advice)
+    )
 
 
 def _plot_examples(merged, frame, path: Path, count: int = 6) -> None:
@@ -232,7 +339,7 @@ def _plot_examples(merged, frame, path: Path, count: int = 6) -> None:
 
 
 def _summary(frame, radii, cfg) -> dict:
-    eps = frame["eps_found"].to_numpy(dtype=float)
+    eps, failed = _eps(frame)
     summary = {
         "attack": cfg.attack.name,
         "model": str(cfg.model.checkpoint or cfg.model.name),
@@ -244,10 +351,8 @@ def _summary(frame, radii, cfg) -> dict:
         "unverified": int((frame["verified"] == 0).sum()),
         "mean_time_s": round(float(frame["time_s"].mean()), 5) if len(frame) else 0.0,
     }
-    summary.update(
-        {
-            f"acc@{r:g}": round(float(a), 6)
-            for r, a in zip(radii, accuracy_at(eps, radii), strict=True)
-        }
-    )
+    accuracy, unmeasured = accuracy_at(eps, radii), unmeasured_at(eps, failed, radii)
+    for r, a, u in zip(radii, accuracy, unmeasured, strict=True):
+        summary[f"acc@{r:g}"] = round(float(a), 6)
+        summary[f"unmeasured@{r:g}"] = int(u)
     return summary
