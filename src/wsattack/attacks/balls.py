@@ -14,6 +14,10 @@ class WassersteinBall:
     Radii are per unit mass of the clean image (both images are divided by the clean mass).
     The projection keeps per-example dual variables between calls (warm start): `project` takes
     and returns them for the rows it is given.
+
+    capacity: the capacity constraint of Hu et al. 2020, no pixel above 1.0, the ceiling of
+    [0, 1] images (a clean pixel above it keeps its own mass). Every projection then lies in
+    [0, 1] with the mass of the clean image exactly, so clamping has nothing left to remove.
     """
 
     def __init__(
@@ -24,9 +28,11 @@ class WassersteinBall:
         lam: float = 1000.0,
         sinkhorn_iters: int = 50,
         tol: float = 1e-4,
+        capacity: bool = False,
     ):
         self.cost = wasserstein_cost(kernel_size, p, metric)
         self.lam, self.sinkhorn_iters, self.tol = lam, sinkhorn_iters, tol
+        self.capacity = bool(capacity)
 
     def project(self, x: torch.Tensor, w: torch.Tensor, eps: torch.Tensor, duals: Duals | None):
         res = project(
@@ -39,6 +45,7 @@ class WassersteinBall:
             tol_dual=self.tol,
             tol_marginal=self.tol,
             duals=duals,
+            capacity=1.0 if self.capacity else None,
         )
         return res.z, res.duals
 

@@ -19,6 +19,9 @@ class WassersteinPGD(PGD):
     Defaults are the paper's MNIST protocol (section 5): l_inf step 0.1, radius from 0.3 grown
     x1.1 every 10 iterations for up to 200, 5x5 plans, lam 1000, Euclidean cost (p=1), clamp.
     `step="wasserstein"` takes steepest-ascent steps in the Wasserstein geometry instead.
+    capacity=True projects with the capacity constraint of Hu et al. 2020 (no pixel above 1):
+    the iterates then stay in [0, 1] with the clean mass, and are never clamped (clamp is
+    ignored), so no mass is lost.
     """
 
     def __init__(
@@ -38,17 +41,18 @@ class WassersteinPGD(PGD):
         lam: float = 1000.0,
         sinkhorn_iters: int = 50,
         tol: float = 1e-4,
+        capacity: bool = False,
         clamp: bool = True,
         judge=None,
     ):
-        ball = WassersteinBall(kernel_size, p, metric, lam, sinkhorn_iters, tol)
+        ball = WassersteinBall(kernel_size, p, metric, lam, sinkhorn_iters, tol, capacity)
         super().__init__(
             model,
             ball,
             build_step(step, ball),
             _schedule(schedule, eps0, growth, every, max_iter, radii),
             alpha,
-            clamp,
+            clamp and not capacity,
             judge,
         )
 

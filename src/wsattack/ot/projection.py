@@ -4,18 +4,54 @@ from __future__ import annotations
 
 import torch
 
+from wsattack.errors import ConfigError
+from wsattack.ot.cost import check_cost
 from wsattack.ot.inputs import check_duals, check_solver_args, normalize
 from wsattack.ot.local import LocalCost
-from wsattack.ot.sinkhorn import LinearObjective, Projection, QuadraticObjective, solve
+from wsattack.ot.sinkhorn import Capacity, LinearObjective, Projection, QuadraticObjective, solve
 
 
-def _run(x, target, eps, cost, objective_cls, name, lam, max_iter, tol_dual, tol_marginal, duals):
+def _ceiling(capacity, x: torch.Tensor) -> torch.Tensor:
+    """The pixel ceiling in input units and the working dtype: max(capacity, x)."""
+    cap = torch.as_tensor(capacity, dtype=x.dtype, device=x.device)
+    try:
+        cap = torch.broadcast_to(cap, x.shape)
+    except RuntimeError as err:
+        raise ConfigError(
+            f"capacity of shape {tuple(cap.shape)} does not broadcast to x {tuple(x.shape)}"
+        ) from err
+    if torch.isnan(cap).any() or (cap <= 0).any():
+        raise ConfigError("capacity must be > 0 (and not NaN)")
+    return torch.maximum(cap, x)
+
+
+def _run(
+    x,
+    target,
+    eps,
+    cost,
+    objective_cls,
+    name,
+    lam,
+    max_iter,
+    tol_dual,
+    tol_marginal,
+    duals,
+    capacity,
+):
     check_solver_args(lam, max_iter, tol_dual, tol_marginal)
     with torch.no_grad():
         prob = normalize(x, target, eps, name)
         duals = check_duals(duals, prob.x)
-        local = LocalCost(torch.as_tensor(cost), prob.x.dtype, prob.x.device)
+        cost = torch.as_tensor(cost)
+        local = LocalCost(cost, prob.x.dtype, prob.x.device)
         objective = objective_cls(prob.target, float(lam))
+        scale = prob.mass.view(-1, 1, 1, 1)
+        cap = None
+        if capacity is not None:
+            ceiling = _ceiling(capacity, x.to(prob.x.dtype))
+            cost64 = check_cost(cost).to(dtype=torch.float64, device=x.device)
+            cap = Capacity(torch.maximum(ceiling / scale, prob.x), cost64)
         res = solve(
             prob.x,
             prob.eps,
@@ -26,13 +62,26 @@ def _run(x, target, eps, cost, objective_cls, name, lam, max_iter, tol_dual, tol
             tol_dual,
             tol_marginal,
             duals,
+            cap,
         )
-        z = (res.z * prob.mass.view(-1, 1, 1, 1)).to(x.dtype)
+        z = res.z * scale
+        if capacity is not None:
+            z = torch.minimum(z, ceiling)  # round-off of the rescaling only
+        z = z.to(x.dtype)
     return Projection(z, res.duals, res.iterations, res.converged, res.cost, res.marginal)
 
 
 def project(
-    x, w, eps, cost, lam=1000.0, max_iter=50, tol_dual=1e-4, tol_marginal=1e-4, duals=None
+    x,
+    w,
+    eps,
+    cost,
+    lam=1000.0,
+    max_iter=50,
+    tol_dual=1e-4,
+    tol_marginal=1e-4,
+    duals=None,
+    capacity=None,
 ) -> Projection:
     """Approximately project w onto the eps-Wasserstein ball around x (Wong et al. 2019, sec. 4).
 
@@ -51,14 +100,41 @@ def project(
     marginals exactly x, pulled toward x if needed, so it always has mass(z) = mass(x), z >= 0
     and local transport cost <= eps, even before convergence (details in `sinkhorn.py`).
     Computes in float64 for float64 x, else float32; z has x's dtype and device.
+
+    capacity: None (no ceiling), or the pixel ceiling in input units, a float or a tensor
+    broadcastable to x (1.0 for [0, 1] images): the capacity constraint of Hu et al. 2020,
+    z <= capacity, enforced in the Sinkhorn iteration (a capped beta step) and exactly on the
+    output (the final plan is rounded by `feasible.make_feasible`). A clean pixel above the
+    capacity may keep its own mass (its ceiling is max(capacity, x)). Slower: the final plan
+    is materialized, (B, C, k*k, H, W) in float64.
     """
     return _run(
-        x, w, eps, cost, QuadraticObjective, "w", lam, max_iter, tol_dual, tol_marginal, duals
+        x,
+        w,
+        eps,
+        cost,
+        QuadraticObjective,
+        "w",
+        lam,
+        max_iter,
+        tol_dual,
+        tol_marginal,
+        duals,
+        capacity,
     )
 
 
 def project_linear(
-    x, g, eps, cost, lam=1000.0, max_iter=50, tol_dual=1e-4, tol_marginal=1e-4, duals=None
+    x,
+    g,
+    eps,
+    cost,
+    lam=1000.0,
+    max_iter=50,
+    tol_dual=1e-4,
+    tol_marginal=1e-4,
+    duals=None,
+    capacity=None,
 ) -> Projection:
     """Maximize g^T z over the entropic eps-Wasserstein ball around x (eq. 14, appendix D).
 
@@ -67,6 +143,20 @@ def project_linear(
     is the log-weight the plan puts on each destination: scale g or lam to taste). The optimal
     plan is Pi_ij = exp(alpha_i + lam g_j - psi C_ij - 1); alpha and psi are found by the eq. 9
     and eq. 11-12 steps of Algorithm 2. Same arguments, stopping rule and feasibility guarantee
-    as `project`; z is the steepest-ascent point for a Wasserstein-geometry attack step.
+    as `project`; z is the steepest-ascent point for a Wasserstein-geometry attack step. With
+    capacity, beta is iterated too: beta_j = min(lam g_j, log u_j - log s_j).
     """
-    return _run(x, g, eps, cost, LinearObjective, "g", lam, max_iter, tol_dual, tol_marginal, duals)
+    return _run(
+        x,
+        g,
+        eps,
+        cost,
+        LinearObjective,
+        "g",
+        lam,
+        max_iter,
+        tol_dual,
+        tol_marginal,
+        duals,
+        capacity,
+    )

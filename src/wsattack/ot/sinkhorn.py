@@ -21,6 +21,14 @@ before convergence): we finish with step 1, so the plan's rows are exactly x, ta
 plan's column sums (so z >= 0 and mass(z) = mass(x)), and if the plan costs more than eps we
 return z_t = x + t (z - x) with t = eps / cost, the column sums of (1 - t) diag(x) + t Pi, whose
 cost is exactly eps. Every returned z is thus in the ball, after any number of iterations.
+
+Capacity (Hu et al. 2020, "Improved image Wasserstein attacks and defenses"): with a pixel
+ceiling u the plan must also satisfy Pi^T 1 <= u. Its multiplier only enters the beta step:
+the column mass exp(beta_j + log s_j) may not exceed u_j, so beta_j := min(the unconstrained
+maximizer, log u_j - log s_j) (`_Ceiling`). The mixture with diag(x) above cannot repair a
+column over its ceiling, so with capacity the final plan is materialized, (B, C, K, H, W) in
+float64, and rounded by `feasible.make_feasible` (rows x, columns <= u, cost <= eps exactly);
+z is its column sums.
 """
 
 from __future__ import annotations
@@ -31,8 +39,10 @@ from dataclasses import dataclass
 import torch
 
 from wsattack.ot.duals import Duals
+from wsattack.ot.feasible import make_feasible
 from wsattack.ot.local import LocalCost
 from wsattack.ot.omega import log_wright_omega
+from wsattack.ot.plans import column_sums, neighbours, plan_cost, valid_offsets
 
 
 @dataclass
@@ -53,12 +63,47 @@ class Projection:
     marginal_error: torch.Tensor
 
 
-class QuadraticObjective:
+@dataclass
+class Capacity:
+    """The pixel ceiling of the capacity constraint, on mass-normalized images.
+
+    ceiling: (B, C, H, W) in the working dtype, max(capacity / mass(x), x): a clean pixel above
+    the capacity may keep its own mass. cost: the k x k cost in float64, to materialize and
+    round the final plan exactly.
+    """
+
+    ceiling: torch.Tensor
+    cost: torch.Tensor
+
+
+class _Ceiling:
+    """The capacity constraint's part of an objective: column mass <= ceiling (module doc)."""
+
+    ceiling: torch.Tensor | None = None
+    log_ceiling: torch.Tensor | None = None
+
+    def set_ceiling(self, ceiling: torch.Tensor | None) -> None:
+        self.ceiling = ceiling
+        self.log_ceiling = None if ceiling is None else torch.log(ceiling)
+
+    def _select_ceiling(self, keep: torch.Tensor) -> None:
+        if self.ceiling is not None:
+            self.ceiling, self.log_ceiling = self.ceiling[keep], self.log_ceiling[keep]
+
+    def _cap(self, beta: torch.Tensor, log_s: torch.Tensor) -> torch.Tensor:
+        """min(beta, log u - log s): +inf (no cap) where no mass can reach the pixel."""
+        if self.log_ceiling is None:
+            return beta
+        return torch.minimum(beta, self.log_ceiling - log_s)
+
+
+class QuadraticObjective(_Ceiling):
     """min ||w - z||^2 / 2: the beta step of eq. 10 through log(omega), see `omega.py`.
 
     With t = log lam + log s_j + lam w_j and u = log omega(t), eq. 10 reads beta_j = lam w_j -
     exp(u) = u - log lam - log s_j; the second form has no cancellation for large lam w_j.
     Pixels no mass can reach (s_j = 0) get the unconstrained maximizer beta_j = lam w_j.
+    With a ceiling u, z = min(w - beta / lam, u) and beta_j is capped at log u_j - log s_j.
     """
 
     def __init__(self, w: torch.Tensor, lam: float):
@@ -70,22 +115,33 @@ class QuadraticObjective:
 
     def select(self, keep: torch.Tensor) -> None:
         self.lam_w = self.lam_w[keep]
+        self._select_ceiling(keep)
 
     def beta_step(self, beta: torch.Tensor, log_s: torch.Tensor) -> torch.Tensor:
         u = log_wright_omega(self.log_lam + log_s + self.lam_w)
-        return torch.where(torch.isfinite(log_s), u - self.log_lam - log_s, self.lam_w)
+        return self._cap(
+            torch.where(torch.isfinite(log_s), u - self.log_lam - log_s, self.lam_w), log_s
+        )
 
     def dual_terms(self, beta: torch.Tensor, lam: float) -> torch.Tensor:
-        """beta^T w - ||beta||^2 / (2 lam) of eq. 8."""
-        return ((beta * self.lam_w - 0.5 * beta * beta) / lam).sum(dim=(1, 2, 3))
+        """beta^T w - ||beta||^2 / (2 lam) of eq. 8, i.e. min_z lam ||w - z||^2 / 2 + beta^T z;
+        with a ceiling the minimum over z <= u, which is lam (w - u)^2 / 2 + beta u where the
+        free minimizer w - beta / lam lies above u."""
+        free = beta * self.lam_w - 0.5 * beta * beta
+        if self.ceiling is not None:
+            lam_u = lam * self.ceiling
+            capped = 0.5 * (self.lam_w - lam_u) ** 2 + beta * lam_u
+            free = torch.where(self.lam_w - beta > lam_u, capped, free)
+        return (free / lam).sum(dim=(1, 2, 3))
 
 
-class LinearObjective:
+class LinearObjective(_Ceiling):
     """max g^T z (eq. 14, appendix D): with z = Pi^T 1 eliminated, beta = lam g is fixed.
 
     Primal: max_Pi sum_ij Pi_ij g_j - (1/lam) sum Pi log Pi s.t. Pi 1 = x, <Pi, C> <= eps. Its
     optimum is Pi_ij = exp(alpha_i + lam g_j - psi C_ij - 1), so only alpha (eq. 9) and psi
-    (eq. 11) are iterated.
+    (eq. 11) are iterated. With a ceiling u (Pi^T 1 <= u) beta is no longer fixed:
+    beta_j = min(lam g_j, log u_j - log s_j).
     """
 
     def __init__(self, g: torch.Tensor, lam: float):
@@ -96,12 +152,21 @@ class LinearObjective:
 
     def select(self, keep: torch.Tensor) -> None:
         self.lam_g = self.lam_g[keep]
+        self._select_ceiling(keep)
 
     def beta_step(self, beta: torch.Tensor, log_s: torch.Tensor) -> torch.Tensor:
-        return beta
+        if self.ceiling is None:
+            return beta
+        return self._cap(self.lam_g, log_s)
 
     def dual_terms(self, beta: torch.Tensor, lam: float) -> torch.Tensor:
-        return torch.zeros_like(beta[:, 0, 0, 0])
+        """min_z (beta - lam g)^T z: 0 without a ceiling (beta = lam g), else over z <= u it is
+        (beta - lam g)^T u (beta <= lam g)."""
+        if self.ceiling is None:
+            return torch.zeros_like(beta[:, 0, 0, 0])
+        below = beta < self.lam_g
+        terms = torch.where(below, (beta - self.lam_g) * self.ceiling, 0.0)
+        return terms.sum(dim=(1, 2, 3))
 
 
 def _sum(t: torch.Tensor) -> torch.Tensor:
@@ -153,27 +218,66 @@ class _Result:
         self.marginal = x.new_zeros(B)
 
 
-def _finish(res: _Result, work: _Work, done, log_s, mean_c, marginal, it, converged) -> None:
+def _finish(
+    res: _Result, work: _Work, done, log_s, mean_c, marginal, it, converged, objective, capacity
+) -> None:
     """Write out the examples in `done`: plan (alpha, beta, psi) -> feasible z (module doc)."""
     x, eps = work.x[done], work.eps[done]
     beta = work.beta[done]
-    z = torch.exp(beta + log_s[done])
-    mass = _sum(z)  # 1 up to round-off; dividing by it makes mass(z) = mass(x) exactly
-    z = z / mass.view(-1, 1, 1, 1)
-    cost = _sum(z * mean_c[done])
-    t = torch.clamp(eps / cost.clamp_min(torch.finfo(cost.dtype).tiny), max=1.0)
     idx = work.index[done]
-    res.z[idx] = x + t.view(-1, 1, 1, 1) * (z - x)
-    res.cost[idx] = t * cost
+    if capacity is None:
+        z = torch.exp(beta + log_s[done])
+        mass = _sum(z)  # 1 up to round-off; dividing by it makes mass(z) = mass(x) exactly
+        z = z / mass.view(-1, 1, 1, 1)
+        cost = _sum(z * mean_c[done])
+        t = torch.clamp(eps / cost.clamp_min(torch.finfo(cost.dtype).tiny), max=1.0)
+        res.z[idx] = x + t.view(-1, 1, 1, 1) * (z - x)
+        res.cost[idx] = t * cost
+    else:
+        plan = _plan(work.alpha[done], beta, work.psi[done], capacity.cost)
+        f64 = torch.float64
+        ceiling = objective.ceiling[done].to(f64)
+        plan = make_feasible(plan, x.to(f64), eps.to(f64), capacity.cost, ceiling)
+        res.z[idx] = column_sums(plan).to(res.z.dtype)
+        res.cost[idx] = plan_cost(plan, capacity.cost).to(res.cost.dtype)
     res.duals.update(idx, Duals(work.alpha[done], beta, work.psi[done]))
     res.iterations[idx] = it
     res.converged[idx] = converged[done]
     res.marginal[idx] = marginal[done]
 
 
-def solve(x, eps, objective, cost: LocalCost, lam, max_iter, tol_dual, tol_marginal, duals):
-    """Run Algorithm 2 on mass-normalized x until every example stops; returns `_Result`."""
+def _plan(alpha, beta, psi, cost: torch.Tensor) -> torch.Tensor:
+    """The local plan exp(alpha_i + beta_{i+d} - psi C_d - 1), (B, C, K, H, W) in float64, zero
+    on offsets that leave the image (and on rows with alpha = -inf, i.e. x_i = 0)."""
+    f64 = torch.float64
+    alpha, beta, psi = alpha.to(f64), beta.to(f64), psi.to(f64)
+    k = cost.shape[0]
+    H, W = alpha.shape[-2:]
+    valid = valid_offsets(H, W, k, device=alpha.device)
+    c = cost.to(device=alpha.device).reshape(1, 1, -1, 1, 1)
+    log_plan = alpha.unsqueeze(2) + neighbours(beta, k) - psi.view(-1, 1, 1, 1, 1) * c - 1.0
+    return torch.exp(torch.where(valid, log_plan, float("-inf")))
+
+
+def solve(
+    x,
+    eps,
+    objective,
+    cost: LocalCost,
+    lam,
+    max_iter,
+    tol_dual,
+    tol_marginal,
+    duals,
+    capacity: Capacity | None = None,
+):
+    """Run Algorithm 2 on mass-normalized x until every example stops; returns `_Result`.
+
+    capacity: None, or the pixel ceiling (`Capacity`, module doc); it is handed to `objective`.
+    """
     B = x.shape[0]
+    if capacity is not None:
+        objective.set_ceiling(capacity.ceiling)
     inf = torch.full((B,), float("inf"), dtype=x.dtype, device=x.device)
     log_x = torch.log(x)
     if duals is None:
@@ -200,7 +304,7 @@ def solve(x, eps, objective, cost: LocalCost, lam, max_iter, tol_dual, tol_margi
         converged = (marginal <= tol_marginal) & (work.g_change <= tol_dual)
         done = converged | (it == max_iter)
         if done.any():
-            _finish(res, work, done, log_s, mean_c, marginal, it, converged)
+            _finish(res, work, done, log_s, mean_c, marginal, it, converged, objective, capacity)
             keep = ~done
             if not keep.any():
                 break
