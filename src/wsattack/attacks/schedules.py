@@ -37,7 +37,15 @@ def fixed(radii=(0.1, 0.3, 0.5, 1.0), max_iter: int = 100) -> list[Stage]:
     return [Stage(lambda t, r=r: r, int(max_iter)) for r in radii]
 
 
-SCHEDULES = {"geometric": geometric, "fixed": fixed}
+def ramp(eps0: float = 0.01, step: float = 0.01, max_iter: int = 200) -> list[Stage]:
+    """Hu et al. 2020's additive schedule: radius eps0 + step * t at iteration t (t = 0, 1, ...)
+    for the examples not yet fooled, until fooled or `max_iter` iterations. Their defaults:
+    eps0 = step = 0.01 for 200 iterations on MNIST, 0.001 for 400 on CIFAR-10."""
+    _positive(eps0=eps0, step=step, max_iter=max_iter)
+    return [Stage(lambda t: eps0 + step * t, int(max_iter))]
+
+
+SCHEDULES = {"geometric": geometric, "fixed": fixed, "ramp": ramp}
 
 
 def build_schedule(name: str, **kwargs) -> list[Stage]:

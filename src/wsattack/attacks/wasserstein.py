@@ -19,6 +19,7 @@ class WassersteinPGD(PGD):
     Defaults are the paper's MNIST protocol (section 5): l_inf step 0.1, radius from 0.3 grown
     x1.1 every 10 iterations for up to 200, 5x5 plans, lam 1000, Euclidean cost (p=1), clamp.
     `step="wasserstein"` takes steepest-ascent steps in the Wasserstein geometry instead.
+    `schedule="ramp"` grows the radius additively, eps0 + ramp_step * t (Hu et al. 2020).
     capacity=True projects with the capacity constraint of Hu et al. 2020 (no pixel above 1):
     the iterates then stay in [0, 1] with the clean mass, and are never clamped (clamp is
     ignored), so no mass is lost.
@@ -33,6 +34,7 @@ class WassersteinPGD(PGD):
         max_iter: int = 200,
         schedule: str = "geometric",
         radii=(0.1, 0.3, 0.5, 1.0),
+        ramp_step: float = 0.01,
         step: str = "linf",
         alpha: float = 0.1,
         kernel_size: int = 5,
@@ -50,7 +52,7 @@ class WassersteinPGD(PGD):
             model,
             ball,
             build_step(step, ball),
-            _schedule(schedule, eps0, growth, every, max_iter, radii),
+            _schedule(schedule, eps0, growth, every, max_iter, radii, ramp_step),
             alpha,
             clamp and not capacity,
             judge,
@@ -71,6 +73,7 @@ class LpPGD(PGD):
         max_iter: int = 200,
         schedule: str = "geometric",
         radii=(0.1, 0.2, 0.3),
+        ramp_step: float = 0.01,
         alpha: float = 0.01,
         clamp: bool = True,
         judge=None,
@@ -81,7 +84,7 @@ class LpPGD(PGD):
             model,
             LpBall(float(norm)),
             build_step(_LP_STEPS[norm]),
-            _schedule(schedule, eps0, growth, every, max_iter, radii),
+            _schedule(schedule, eps0, growth, every, max_iter, radii, ramp_step),
             alpha,
             clamp,
             judge,
@@ -95,7 +98,10 @@ L2PGD = register_attack("l2_pgd")(
 )
 
 
-def _schedule(name, eps0, growth, every, max_iter, radii):
+def _schedule(name, eps0, growth, every, max_iter, radii, ramp_step):
+    """The named schedule from the attack's arguments (`ramp_step` is the ramp's `step`)."""
     if name == "fixed":
         return build_schedule("fixed", radii=radii, max_iter=max_iter)
+    if name == "ramp":
+        return build_schedule("ramp", eps0=eps0, step=ramp_step, max_iter=max_iter)
     return build_schedule(name, eps0=eps0, growth=growth, every=every, max_iter=max_iter)
