@@ -13,7 +13,7 @@ JOBS ?= 2
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint demo demo-assets bench bench-sinkhorn bench-attack bench-certify \
+.PHONY: help install test lint demo demo-assets bench bench-sinkhorn bench-attack bench-certify bench-strength \
 	reproduce-wong2019-mnist reproduce-levine2020-mnist clean
 
 help:  ## list the targets
@@ -53,6 +53,10 @@ bench-sinkhorn: $(STAMP)  ## projected Sinkhorn: ms/iteration, iterations, proje
 
 bench-attack: $(STAMP)  ## attack speed against the authors' code (100 MNIST images; outputs/bench/attack.json)
 	$(BIN)/python scripts/bench_attack.py --data $(DATA) --zoo-dir $(ZOO_DIR) --threads $(THREADS)
+
+bench-strength: N = 100
+bench-strength: $(STAMP)  ## attack strength: acc@radius of each attack on wong2019_mnist_robust (+ MODELS="NAME=CKPT[@DATASET] ..."), N=100 (outputs/bench/strength/)
+	$(BIN)/python scripts/bench_attack_strength.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR) $(if $(ATTACKS),--attacks $(ATTACKS)) $(foreach m,$(MODELS),--model $(m))
 
 bench-certify: $(STAMP)  ## certification throughput, 11,000 samples per image (outputs/bench/certify.json)
 	$(BIN)/python scripts/bench_certify.py --threads $(THREADS)

@@ -22,7 +22,7 @@ from wsattack.results.robustness import (
     unmeasured_stretches,
 )
 from wsattack.run import cli
-from wsattack.tasks.attack_task import EXAMPLE_COLUMNS, _is_wasserstein
+from wsattack.tasks.attack_task import EXAMPLE_COLUMNS, _is_wasserstein, _warn_unmeasured
 
 SIZE = 16
 EPS0, GROWTH, EVERY = 0.05, 1.3, 3
@@ -132,6 +132,29 @@ def test_wasserstein_axis_label_for_every_wasserstein_attack(trained):
     model = trained[0]
     assert _is_wasserstein(WassersteinPGD(model), None)
     assert not _is_wasserstein(LinfPGD(model), None)
+
+
+def test_unmeasured_warning_says_what_would_measure_it(caplog):
+    eps, failed = np.array(EPS_FOUND), np.array(EPS_FAILED)
+    caplog.set_level("WARNING", logger="wsattack")
+    _warn_unmeasured(eps, failed, [0.0, 0.1], 0.3)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line == (
+        "acc@0.1 counts 1 of 6 examples never attacked at radius >= 0.1 (the schedule starts at "
+        "0.3): it is an upper bound; start the schedule lower"
+    )
+    caplog.clear()
+    # At 0.4: #5 stopped at 0.2; at 0.45, #3 (broken at 0.5) only failed at 0.3, below.
+    _warn_unmeasured(eps, failed, [0.4, 0.45], 0.05)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "acc@0.4 counts 2 of 6" in line and "acc@0.45 counts 2 of 6" in line
+    assert line.endswith(
+        "they are upper bounds; let the schedule run to larger radii and put the reported radii "
+        "on the schedule (schedule=fixed)"
+    )
+    caplog.clear()
+    _warn_unmeasured(eps, np.array([0.0, 0.05, 0.3, 0.5, 5.0, 5.0]), [0.1, 1.0], 0.05)
+    assert not caplog.records
 
 
 def _attack(run_dir, checkpoint, *extra):

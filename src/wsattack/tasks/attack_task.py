@@ -269,7 +269,7 @@ def _finish(frame, run_dir: Path, cfg, attack=None) -> None:
     if merged:
         _plot_examples(merged, frame, run_dir / "examples.png")
     summary = _summary(frame, radii, cfg)
-    _warn_unmeasured(summary, radii, len(frame), _schedule_start(attack))
+    _warn_unmeasured(eps, failed, radii, _schedule_start(attack))
     ResultTable(run_dir / "summary.csv", list(summary)).replace([summary])
     print(" ".join(f"{k}={v}" for k, v in summary.items()))
 
@@ -294,28 +294,33 @@ def _schedule_start(attack) -> float | None:
         return None
 
 
-def _warn_unmeasured(summary: dict, radii, n: int, start: float | None) -> None:
-    """One line when a reported accuracy counts examples never attacked at that radius."""
-    short = [(float(r), summary[f"unmeasured@{r:g}"]) for r in radii]
-    short = [(r, k) for r, k in short if k > 0]
-    if not short:
+def _warn_unmeasured(eps, failed, radii, start: float | None) -> None:
+    """One line when a reported accuracy counts examples the attack never ran at that radius or
+    beyond, with what would measure them: a lower start (radii below the schedule's first), a
+    schedule running further (examples never broken that stopped below r), or r on the schedule
+    (examples broken above r after failing only below it: the schedule stepped over r)."""
+    clauses, advice = [], []
+    for r in map(float, radii):
+        unbacked = (eps > r) & (failed < r)
+        if not unbacked.any():
+            continue
+        clauses.append(
+            f"acc@{r:g} counts {int(unbacked.sum())} of {len(eps)} examples never attacked at "
+            f"radius >= {r:g}"
+        )
+        if start is not None and r < start:
+            advice.append("start the schedule lower")
+            continue
+        if (unbacked & np.isinf(eps)).any():
+            advice.append("let the schedule run to larger radii")
+        if (unbacked & np.isfinite(eps)).any():
+            advice.append("put the reported radii on the schedule (schedule=fixed)")
+    if not clauses:
         return
-    clauses = ", ".join(
-        f"acc@{r:g} counts {k} of {n} examples never attacked at radius >= {r:g}" for r, k in short
-    )
-    bound = "it is an upper bound" if len(short) == 1 else "they are upper bounds"
-    if start is None:
-        log.warning("%s: %s; attack at those radii", clauses, bound)
-        return
-    advice = []
-    if any(r < start for r, _ in short):
-        advice.append("start the schedule lower")
-    high = [r for r, _ in short if r >= start]
-    if high:
-        advice.append(f"let the schedule reach radius {max(high):g}")
-    log.warning(
-        "%s (the schedule starts at %g): %s; %s", clauses, start, bound, " and ".join(advice)
-    )
+    where = f" (the schedule starts at {start:g})" if start is not None else ""
+    bound = "it is an upper bound" if len(clauses) == 1 else "they are upper bounds"
+    advice = " and ".join(dict.fromkeys(advice)) or "attack at those radii"
+    log.warning("%s%s: %s; %s", ", ".join(clauses), where, bound, advice)
 
 
 def _plot_examples(merged, frame, path: Path, count: int = 6) -> None:
