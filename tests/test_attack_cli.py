@@ -110,7 +110,7 @@ def test_targeted_all_classes(tmp_path, checkpoint):
     ("args", "message"),
     [
         (["schedule.eps0=0"], "schedule.eps0 must be positive"),
-        (["attack=pgd"], "unknown attack 'pgd'; choose from: l2_pgd, linf_pgd, wasserstein"),
+        (["attack=pgd"], "unknown attack 'pgd'; choose from: auto, l2_pgd, linf_pgd, wasserstein,"),
         (["attack.params.step=newton"], "unknown attack.step 'newton'"),
         (["attack.params.kernel_size=4"], "odd"),
         (["attack.target=12"], "attack.target must be null, all, or a class"),

@@ -1,7 +1,9 @@
 """Attacks with a plain Python API: `WassersteinPGD(model)(images, labels) -> AttackResult`."""
 
+from wsattack.attacks.auto import AutoWasserstein
 from wsattack.attacks.balls import LpBall, WassersteinBall
 from wsattack.attacks.frank_wolfe import WassersteinFW
+from wsattack.attacks.plan_pgd import WassersteinPlanPGD
 from wsattack.attacks.registry import ATTACKS, register_attack
 from wsattack.attacks.result import NOT_FOOLED, AttackResult
 from wsattack.attacks.wasserstein import L2PGD, LinfPGD, LpPGD, WassersteinPGD
@@ -10,6 +12,7 @@ __all__ = [
     "ATTACKS",
     "NOT_FOOLED",
     "AttackResult",
+    "AutoWasserstein",
     "L2PGD",
     "LinfPGD",
     "LpPGD",
@@ -17,5 +20,6 @@ __all__ = [
     "WassersteinBall",
     "WassersteinFW",
     "WassersteinPGD",
+    "WassersteinPlanPGD",
     "register_attack",
 ]
