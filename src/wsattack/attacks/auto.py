@@ -37,7 +37,7 @@ class AutoWasserstein:
         self,
         model,
         fw_steps: int = 20,
-        fw_gamma: float = 0.1,
+        fw_gamma: float = 0.03,
         pgd_steps: int = 20,
         pgd_alpha: float = 0.5,
         rerun_above: float = 0.0,

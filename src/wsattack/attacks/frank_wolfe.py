@@ -37,8 +37,8 @@ class WassersteinFW(PlanAttack):
         self,
         model,
         steps: int = 20,
-        gamma: float = 0.01,
-        oracle_iters: int = 30,
+        gamma: float = 0.03,
+        oracle_iters: int = 20,
         warm_step: int = 2,
         **kwargs,
     ):

@@ -1,0 +1,448 @@
+"""Exact Euclidean projection of a local transport plan (Wu, Wang & Yu 2020).
+
+Wu, Wang & Yu, "Stronger and faster Wasserstein adversarial attacks", ICML 2020, attack in the
+space of transport plans: a gradient step on the plan P followed by the Euclidean projection of
+P back onto the set of plans that move x within the budget. This module computes that
+projection; see `project_plan` for the math.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from wsattack.errors import ConfigError
+from wsattack.ot.cost import check_cost
+from wsattack.ot.feasible import make_feasible
+from wsattack.ot.inputs import normalize
+from wsattack.ot.plans import valid_offsets
+
+# Growth of the upper bracket of mu past the value at which every row keeps its mass in place.
+_BRACKET_MARGIN = 1.001
+# `_Rows.send_back`: rounds, and the excess (relative to the ceiling) it stops at, well below the
+# 1e-9 that `make_feasible` leaves as round-off. Each round removes all current excess; what it
+# returns to a source at its own ceiling is excess there (about 0.6 of it per round on MNIST).
+_SEND_BACK_ROUNDS = 60
+_SEND_BACK_RTOL = 1e-13
+
+
+def project_plan(
+    plan: torch.Tensor,
+    x: torch.Tensor,
+    eps,
+    cost: torch.Tensor,
+    capacity=None,
+    max_iter: int = 200,
+    tol: float = 1e-7,
+) -> torch.Tensor:
+    """Euclidean projection of a local plan onto the plans that move x within eps.
+
+    Parameters
+    ----------
+    plan : torch.Tensor
+        (B, C, K, H, W), K = k * k, any finite values: the point to project (e.g. a plan after a
+        gradient step). Entries on offsets that leave the image (`valid_offsets`) are ignored.
+    x : torch.Tensor
+        (B, C, H, W), non-negative with positive total mass per example, input units.
+    eps : float or torch.Tensor
+        Radius per unit mass of x (like `wsattack.ot.project`), > 0; a float or shape (B,).
+    cost : torch.Tensor
+        The k x k local cost (`wasserstein_cost`), in the offset order of the plan.
+    capacity : None, float or torch.Tensor, optional
+        The pixel ceiling in input units (e.g. 1.0 for images in [0, 1]), broadcastable to x,
+        finite and >= 0. A pixel of x above it may keep its own mass: the ceiling used is
+        max(capacity, x), as in `make_feasible`, so the set is never empty.
+    max_iter : int
+        Bound on the evaluations of the row projections in the search for mu, and, with a
+        capacity, on the rounds of dual ascent on the column prices.
+    tol : float
+        Relative precision: when the budget is active the cost of the result lies in
+        [(1 - tol) eps, eps] (float64; float32 is limited to about 1e-6 by its round-off).
+        With a capacity, the dual ascent also stops once no column exceeds its ceiling by more
+        than tol times the largest ceiling (in units of mass per unit mass of x).
+
+    Returns
+    -------
+    torch.Tensor
+        The projected plan, shape (B, C, K, H, W), dtype and device of `plan`: non-negative,
+        zero on invalid offsets and on pixels of x without mass, rows summing to x, cost
+        `plan_cost` at most eps * mass(x), and with a capacity column sums at most the ceiling.
+        These hold exactly (to the round-off of the output dtype): the result always goes
+        through `make_feasible`, which here only removes round-off.
+
+    Notes
+    -----
+    Divide x and the plan by the mass m of x, so the budget is eps per unit mass and rows sum
+    to a_i = x_i / m (the result is multiplied back by m). Without a capacity the set is
+
+        S = {P : P >= 0, sum_d P_id = a_i over the valid offsets d of pixel i,
+             P_id = 0 on invalid offsets, <C, P> <= eps},
+
+    and the projection solves min_{P in S} ||P - P0||^2 / 2. Dualizing only the budget with a
+    scalar mu >= 0 per example leaves independent rows: for fixed mu,
+
+        P_i(mu) = argmin_{p >= 0, sum p = a_i} ||p - (P0_i - mu c)||^2 / 2
+                = max(P0_i - mu c - tau_i, 0),
+
+    the Euclidean projection onto the simplex scaled to a_i, with tau_i the root of
+    sum_d max(v_d - tau, 0) = a_i (found by Michelot's algorithm: drop the entries below the
+    current tau and recompute it, which raises tau monotonically to the root in at most K
+    steps, vectorized over all rows; no sort). The cost g(mu) = <C, P(mu)> is the derivative
+    of the concave dual, so it is continuous, non-increasing and piecewise linear, with slope
+    -sum_i sum_{d in S_i} (c_d - mean_{S_i} c)^2 on a piece where the supports S_i are fixed.
+    If g(0) <= eps the answer is P(0); else the unique optimal mu solves g(mu) = eps (KKT:
+    complementary slackness), and it is bracketed by 0 and the mu at which every row keeps all
+    its mass on the zero-cost centre. A safeguarded Newton iteration on this bracket (Newton on
+    the current linear piece, which is exact once the piece holds the root; regula falsi or
+    bisection when the step leaves the bracket) stops when g(mu) is in [(1 - tol) eps, eps].
+    Only pixels with mass are processed (about 20% of an MNIST image).
+
+    With a capacity u (the ceiling max(capacity, x) / m) the extra constraints are the column
+    half-spaces col_j(P) = sum of the plan entries landing on pixel j <= u_j. They are dualized
+    with prices nu_j >= 0; for fixed nu the inner problem is the projection above of
+    P0 - N^T nu (N^T nu: the price of each entry's destination), solved exactly as described,
+    and h(nu) = min_{P in S} ||P - P0||^2 / 2 + <nu, col(P) - u> is concave with gradient
+    col(P(nu)) - u, which is 1-Lipschitz in the metric diag(n_j) (n_j: the number of entries
+    landing on j). h is maximized by accelerated projected gradient ascent (FISTA with the
+    step 1 / n_j and adaptive restart, O'Donoghue & Candes 2015) for at most `max_iter`
+    rounds or until the column excess is below tol. This converges to the exact projection
+    (the primal is 1-strongly convex, so ||P(nu) - P*||^2 <= 2 (h* - h(nu))) but only in the
+    limit: the returned plan is P(nu) for the last prices, made exactly feasible by
+    `make_feasible` (excess mass sent back to its sources, then a mix with the identity plan
+    if the budget requires it). On the test problems it matches an independent QP solve to
+    about 1e-6 relative distance, and it is never farther from the input than the exact
+    projection by more than about 1e-6 of that distance; when the ceiling is not reached it is
+    the exact projection. Mass is never moved across channels.
+
+    Computes in float64 for float64 x, else float32; `make_feasible` runs in float64.
+
+    References
+    ----------
+    K. Wu, A. H. Wang and Y. Yu, "Stronger and faster Wasserstein adversarial attacks", ICML
+    2020 (projected gradient on transport plans, exact projection by a 1-D dual search).
+    C. Michelot, "A finite algorithm for finding the projection of a point onto the canonical
+    simplex of R^n", JOTA 1986.
+    B. O'Donoghue and E. Candes, "Adaptive restart for accelerated gradient schemes", FoCM 2015.
+    """
+    if not isinstance(plan, torch.Tensor):
+        raise ConfigError("plan must be a torch tensor")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ConfigError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not (0 < tol < 1):
+        raise ConfigError(f"tol must be in (0, 1), got {tol}")
+    with torch.no_grad():
+        prob = normalize(x, x, eps, "x")
+        B, C, H, W = prob.x.shape
+        cost = check_cost(cost)
+        k = cost.shape[0]
+        if plan.shape != (B, C, k * k, H, W):
+            raise ConfigError(
+                f"plan must have shape {(B, C, k * k, H, W)} for x of shape {(B, C, H, W)} "
+                f"and a {k} x {k} cost, got {tuple(plan.shape)}"
+            )
+        if plan.device != prob.x.device:
+            raise ConfigError(f"plan is on {plan.device} but x is on {prob.x.device}")
+        if not plan.is_floating_point():
+            raise ConfigError(f"plan must be a floating-point tensor, got {plan.dtype}")
+        if plan.numel() and not bool(torch.isfinite(torch.stack(torch.aminmax(plan))).all()):
+            raise ConfigError("plan contains NaN or Inf")  # aminmax propagates NaN
+        dtype = prob.x.dtype
+        ceiling = None if capacity is None else _ceiling(capacity, x, dtype)
+        rows = _Rows(plan, prob.x, prob.mass, cost, k)
+        tol = max(float(tol), 8 * torch.finfo(dtype).eps)
+        if ceiling is None:
+            P, _, _ = rows.solve_budget(rows.P0, prob.eps, max_iter, tol)
+        else:
+            u = (ceiling / prob.mass.view(-1, 1, 1, 1)).reshape(-1)
+            P = rows.solve_capacity(u, prob.eps, max_iter, tol)
+        # make_feasible in float64 and in input units, so rows are x exactly; for a float32
+        # output the budget keeps room for rounding the result to float32.
+        x64 = x.to(torch.float64)
+        mass64 = x64.sum(dim=(1, 2, 3))
+        eps_total = prob.eps.to(torch.float64) * mass64
+        if plan.dtype != torch.float64:
+            eps_total = eps_total * (1 - 4 * torch.finfo(plan.dtype).eps)
+        P = P.to(torch.float64) * mass64[rows.ex].unsqueeze(1)
+        if ceiling is None:
+            P = rows.feasible_rows(P, x64, eps_total, cost)
+            return rows.scatter(P.to(plan.dtype))
+        ceiling = ceiling.to(torch.float64)
+        P = rows.send_back(P, x64, ceiling)
+        full = make_feasible(rows.scatter(P), x64, eps_total, cost, ceiling)
+        return full.to(plan.dtype)
+
+
+def _ceiling(capacity, x: torch.Tensor, dtype) -> torch.Tensor:
+    """max(capacity, x) broadcast to x, validated."""
+    try:
+        cap = torch.as_tensor(capacity, dtype=dtype, device=x.device)
+        cap = torch.broadcast_to(cap, x.shape)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ConfigError(f"capacity must be a float or broadcastable to x {tuple(x.shape)}") from exc
+    if not bool(torch.isfinite(cap).all()) or bool((cap < 0).any()):
+        raise ConfigError("capacity must be finite and >= 0")
+    return torch.maximum(cap, x.to(dtype))
+
+
+class _Rows:
+    """The pixels with mass, compacted to R rows of K contiguous offsets (mass-normalized)."""
+
+    def __init__(self, plan, x, mass, cost, k):
+        B, C, K, H, W = plan.shape
+        dtype, device = x.dtype, x.device
+        self.B, self.K, self.k, self.shape = B, K, k, (B, C, H, W)
+        self.N = B * C * H * W
+        flat = x.reshape(-1)
+        self.idx = torch.nonzero(flat > 0).squeeze(1)  # sorted: rows are grouped by example
+        self.a = flat[self.idx]
+        self.ex = torch.div(self.idx, C * H * W, rounding_mode="floor")
+        bc = torch.div(self.idx, H * W, rounding_mode="floor")
+        hw = self.idx - bc * (H * W)
+        offs = torch.arange(K, device=device)
+        # Where each row's entries sit in the (B, C, K, H, W) plan, flattened.
+        self.at = (bc * (K * H * W) + hw).unsqueeze(1) + offs * (H * W)
+        P0 = torch.take(plan, self.at).to(dtype) / mass[self.ex].unsqueeze(1)
+        valid = valid_offsets(H, W, k, device=device).reshape(K, H * W)
+        self.valid = valid.index_select(1, hw).t().contiguous()
+        # Invalid offsets at -inf: the row projections give them nothing.
+        self.P0 = P0.masked_fill_(~self.valid, float("-inf"))
+        self.c = cost.to(dtype=dtype, device=device).reshape(-1)
+        self.c2 = self.c * self.c
+        # Every row keeps all its mass on the (zero-cost) centre once mu c_d >= a + P0_d - P0_c
+        # for every valid offset with c_d > 0: the cost is then 0. The largest such mu over the
+        # batch tops every example's bracket (-inf entries drop out of the max).
+        inv_c = torch.where(self.c > 0, 1 / self.c.clamp_min(1e-300), torch.zeros_like(self.c))
+        bound = (self.P0 - (P0[:, K // 2] - self.a).unsqueeze(1)) * inv_c
+        top = bound.nan_to_num_(nan=0.0, neginf=0.0).amax() if len(bound) else bound.new_zeros(())
+        self.top = (top.clamp_min(0) * _BRACKET_MARGIN + torch.finfo(dtype).tiny).expand(B)
+        # Position of each row within its example (for the compact `make_feasible`).
+        counts = torch.bincount(self.ex, minlength=B)
+        starts = torch.cumsum(counts, 0) - counts
+        self.slot = torch.arange(len(self.idx), device=device) - starts[self.ex]
+        self.rmax = max(int(counts.max()), 1) if len(self.idx) else 1
+        self.dest = None
+
+    def destinations(self):
+        """(R, K): the flat pixel index each entry lands on; N (a dummy) for invalid offsets."""
+        if self.dest is None:
+            W = self.shape[3]
+            k, r = self.k, self.k // 2
+            offs = torch.arange(self.K, device=self.idx.device)
+            di = torch.div(offs, k, rounding_mode="floor") - r
+            dj = offs - (di + r) * k - r
+            dest = self.idx.unsqueeze(1) + (di * W + dj).unsqueeze(0)
+            self.dest = torch.where(self.valid, dest, torch.full_like(dest, self.N))
+        return self.dest
+
+    def simplex(self, V, a, tau=None):
+        """Row-wise projection of V onto {p >= 0, sum p = a}; V is -inf on invalid offsets.
+
+        Newton on tau -> sum_d max(v_d - tau, 0) - a, convex, decreasing and piecewise linear
+        (Michelot's algorithm). From the left of the root (e.g. v_centre - a: no entry of the
+        projection exceeds a) tau rises monotonically and the support shrinks; from the right
+        (a warm start) the first step lands on the left, or on the root, by convexity; a start
+        right of every entry restarts from v_centre - a. Once the support stops changing tau is
+        the root. Returns the projection, its support (0/1), its size and tau.
+        """
+        left = V[:, self.K // 2] - a
+        tau = left if tau is None else tau
+        count = None
+        for _ in range(self.K + 3):
+            D = (V - tau.unsqueeze(1)).clamp_min_(0)
+            support = torch.sign(D)
+            new_count = support.sum(dim=1)
+            if count is not None and torch.equal(new_count, count):
+                break
+            count = new_count
+            step = tau + (D.sum(dim=1) - a) / count.clamp_min(1)
+            tau = torch.where(count > 0, step, left)
+        return D, support, count, tau
+
+    def evaluate(self, V0, a, ex, mu, tau=None):
+        """P(mu) on the given rows, per example its cost and the slope of the cost in mu, and
+        each row's tau."""
+        P, act, n, tau = self.simplex(torch.addr(V0, mu[ex], self.c, alpha=-1), a, tau)
+        sc = act @ self.c
+        stats = torch.stack([P @ self.c, sc * sc / n.clamp_min(1) - act @ self.c2], dim=1)
+        out = torch.zeros(self.B, 2, dtype=P.dtype, device=P.device).index_add_(0, ex, stats)
+        return P, out[:, 0], out[:, 1], tau
+
+    def solve_budget(self, V0, eps, max_iter, tol, mu=None, rows=None, active=None, tau=None):
+        """P(mu) for the mu with cost(mu) in [(1 - tol) eps, eps], or mu = 0 if cost(0) <= eps.
+
+        Safeguarded Newton on each example's mu (see `project_plan`), evaluating only the rows
+        of the examples not yet done. V0: the rows to project (`rows` of the R rows, default
+        all), -inf on invalid offsets; active: the examples those rows cover (default all).
+        mu: warm start (B,); the bracket [0, top] makes any start safe. tau: warm start of the
+        rows' simplex thresholds. Returns the projected rows, mu (the warm start for the
+        examples not active) and the rows' thresholds.
+        """
+        dtype = V0.dtype
+        target = eps * (1 - tol / 2)
+        slack = eps * (tol / 2)
+        lo = torch.zeros_like(eps)
+        hi = self.top.clone()
+        f_lo = torch.full_like(eps, float("nan"))  # unknown until evaluated
+        f_hi = -target
+        mu = torch.zeros_like(eps) if mu is None else mu.clamp(min=0).minimum(hi)
+        final = mu.clone()
+        done = torch.zeros_like(eps, dtype=torch.bool) if active is None else ~active
+        force = torch.zeros_like(done)  # accept the next evaluation (bracket at round-off)
+        stalled = torch.zeros_like(done)
+        f_prev = torch.full_like(eps, float("inf"))
+        out = torch.empty_like(V0)
+        out_tau = V0.new_empty(len(V0))
+        sel = torch.arange(len(V0), device=V0.device)
+        a, ex = (self.a, self.ex) if rows is None else (self.a[rows], self.ex[rows])
+        V = V0
+        for it in range(max_iter + 1):
+            if it == max_iter:  # out of evaluations: the feasible end of the bracket
+                mu, force = hi, torch.ones_like(done)
+            P, g, slope, tau = self.evaluate(V, a, ex, mu, tau)
+            f = g - target
+            ok = ((f.abs() <= slack) | ((mu == 0) & (f <= slack)) | force) & ~done
+            done |= ok
+            if bool(ok.any()):
+                final = torch.where(ok, mu, final)
+                finished = ok[ex]
+                out[sel[finished]] = P[finished]
+                out_tau[sel[finished]] = tau[finished]
+                keep = ~finished
+                sel, V, a, ex, tau = sel[keep], V[keep], a[keep], ex[keep], tau[keep]
+            if bool(done.all()):
+                break
+            above = f > 0
+            lo = torch.where(above, mu, lo)
+            f_lo = torch.where(above, f, f_lo)
+            hi = torch.where(above, hi, mu)
+            f_hi = torch.where(above, f_hi, f)
+            # Newton on the current piece unless |f| failed to halve or the step leaves the
+            # bracket; then regula falsi, or bisection when that stalled too.
+            slow = f.abs() > 0.5 * f_prev
+            f_prev = f.abs()
+            newton = mu - f / torch.where(slope < 0, slope, torch.full_like(slope, -1.0))
+            inside = (slope < 0) & (newton > lo) & (newton < hi)
+            known = ~torch.isnan(f_lo)
+            denom = torch.where(known, f_lo - f_hi, torch.ones_like(f))
+            secant = torch.where(known, lo + f_lo * (hi - lo) / denom, lo)
+            secant_ok = ~known | ((secant > lo) & (secant < hi))
+            bisect = (lo + hi) / 2
+            mu = torch.where(
+                inside & ~slow, newton, torch.where(secant_ok & ~(slow & stalled), secant, bisect)
+            )
+            stalled = slow
+            # The bracket has shrunk to round-off: take its feasible end.
+            force = (hi - lo) <= 4 * torch.finfo(dtype).eps * hi
+            mu = torch.where(force, hi, mu)
+        return out, final, out_tau
+
+    def columns(self, P):
+        """Column sums of the rows P, flat over (B, C, H, W), plus the dummy entry N."""
+        out = P.new_zeros(self.N + 1)
+        return out.index_add_(0, self.destinations().reshape(-1), P.reshape(-1))
+
+    def solve_capacity(self, u, eps, max_iter, tol):
+        """Accelerated projected dual ascent on the column prices (see `project_plan`).
+
+        Each example stops on its own once its projected gradient is below tol times its
+        largest ceiling; only the rows of the examples still running are re-projected.
+        """
+        dtype, device = self.P0.dtype, self.P0.device
+        dest = self.destinations()
+        incoming = self.columns(self.valid.to(dtype))
+        step = torch.where(incoming > 0, 1 / incoming.clamp_min(1), torch.zeros_like(incoming))
+        step[-1] = 0
+        u = torch.cat([u, u.new_zeros(1)])
+        scale = tol * u[:-1].reshape(self.B, -1).amax(dim=1)
+        per_pixel = self.N // self.B
+        nu = torch.zeros_like(u)
+        y = nu
+        t = torch.ones(self.B, dtype=dtype, device=device)
+        mu = None
+        active = torch.ones(self.B, dtype=torch.bool, device=device)
+        P = torch.zeros_like(self.P0)
+        tau = None
+        rows = None  # all
+        for _ in range(max_iter):
+            if rows is None:
+                P, mu, tau = self.solve_budget(self.P0 - y[dest], eps, max_iter, tol, mu, tau=tau)
+            else:
+                V0 = self.P0[rows] - y[dest[rows]]
+                P[rows], mu, tau[rows] = self.solve_budget(
+                    V0, eps, max_iter, tol, mu, rows, active, tau[rows]
+                )
+            grad = self.columns(P) - u
+            nu_new = (y + step * grad).clamp_min_(0)
+            # Optimal when the projected gradient vanishes: no column above its ceiling, and
+            # no price on a column below it (complementary slackness).
+            residual = torch.where(step > 0, torch.maximum(grad, -y / step.clamp_min(1e-300)), 0)
+            worst = residual[:-1].abs().reshape(self.B, -1).amax(dim=1)
+            active = active & (worst > scale)
+            if not bool(active.any()):
+                break
+            # Gradient restart per example: no momentum when it points against the step.
+            d_step = (y - nu_new)[:-1].reshape(self.B, -1)
+            d_move = (nu_new - nu)[:-1].reshape(self.B, -1)
+            restart = (d_step * d_move).sum(dim=1) > 0
+            t_new = (1 + torch.sqrt(1 + 4 * t * t)) / 2
+            beta = torch.where(restart, torch.zeros_like(t), (t - 1) / t_new)
+            t = torch.where(restart, torch.ones_like(t), t_new)
+            running = torch.cat([active.repeat_interleave(per_pixel), active.new_zeros(1)])
+            beta_pix = torch.cat([beta.repeat_interleave(per_pixel), beta.new_zeros(1)])
+            y_new = nu_new + beta_pix * (nu_new - nu)
+            # A finished example keeps the prices its plan was computed with.
+            nu = torch.where(running, nu_new, y)
+            y = torch.where(running, y_new, y)
+            rows = torch.nonzero(active[self.ex]).squeeze(1)
+        return P
+
+    def send_back(self, P, x, ceiling):
+        """Rows scaled to x exactly, then mass above a ceiling sent back to its sources.
+
+        The rounds of `make_feasible` on the compact rows (float64, input units): the column
+        excess the dual ascent leaves (about tol, or float32 round-off) is sent back,
+        proportionally, to the centres of the rows it came from, which keeps rows, lowers the
+        cost, and can push a source at its own ceiling over it, so it is repeated.
+        """
+        centre = self.K // 2
+        xr = x.reshape(-1)[self.idx]
+        rows = P.sum(dim=1)
+        P = P * torch.where(rows > 0, xr / rows.clamp_min(1e-300), 0).unsqueeze(1)
+        P[:, centre] += torch.where(rows > 0, 0, xr)
+        dest = self.destinations()
+        u = ceiling.reshape(-1)
+        for _ in range(_SEND_BACK_ROUNDS):
+            cols = self.columns(P)[:-1]
+            excess = (cols - u).clamp_min(0)
+            if not bool((excess > _SEND_BACK_RTOL * u).any()):
+                break
+            own = torch.zeros_like(cols).index_copy_(0, self.idx, P[:, centre])
+            incoming = cols - own
+            fraction = torch.where(
+                incoming > 0, (excess / incoming.clamp_min(1e-300)).clamp(max=1.0), 0
+            )
+            back = P * torch.cat([fraction, fraction.new_zeros(1)])[dest]
+            back[:, centre] = 0
+            P = P - back
+            P[:, centre] += back.sum(dim=1)
+        return P
+
+    def feasible_rows(self, P, x, eps_total, cost):
+        """`make_feasible` on the compact rows (no capacity).
+
+        Without a capacity make_feasible works row by row (rows scaled to x) and example by
+        example (the cost, and the mix with the identity plan within the budget), so it is
+        applied to the rows laid out as a (B, 1, K, Rmax, 1) plan, padded with rows of zero
+        mass: the same arithmetic, on the pixels with mass only.
+        """
+        B, K, rmax = self.B, self.K, self.rmax
+        at = self.ex * rmax + self.slot
+        rows = P.new_zeros(B * rmax, K).index_copy_(0, at, P)
+        xc = P.new_zeros(B * rmax).index_copy_(0, at, x.reshape(-1)[self.idx])
+        plan = rows.view(B, rmax, K).permute(0, 2, 1).reshape(B, 1, K, rmax, 1)  # a view
+        plan = make_feasible(plan, xc.view(B, 1, rmax, 1), eps_total, cost)
+        return plan.reshape(B, K, rmax).permute(0, 2, 1).reshape(B * rmax, K).index_select(0, at)
+
+    def scatter(self, P):
+        """The full (B, C, K, H, W) plan with the rows P, zero elsewhere."""
+        B, C, H, W = self.shape
+        return P.new_zeros(B, C, self.K, H, W).put_(self.at, P)
