@@ -10,6 +10,7 @@ from wsattack.ot.cost import wasserstein_cost
 from wsattack.ot.duals import Duals
 from wsattack.ot.exact import ExactCost, exact_cost
 from wsattack.ot.oracle import OracleResult, OracleState, linear_oracle
+from wsattack.ot.plan_projection import project_plan
 from wsattack.ot.projection import project, project_linear
 from wsattack.ot.sinkhorn import Projection
 
@@ -22,6 +23,7 @@ __all__ = [
     "OracleResult",
     "OracleState",
     "project",
+    "project_plan",
     "project_linear",
     "wasserstein_cost",
 ]

@@ -13,7 +13,7 @@ import torch
 from wsattack.errors import ConfigError
 from wsattack.ot.cost import check_cost
 from wsattack.ot.feasible import make_feasible
-from wsattack.ot.inputs import normalize
+from wsattack.ot.inputs import _eps_tensor, normalize
 from wsattack.ot.plans import valid_offsets
 
 # Growth of the upper bracket of mu past the value at which every row keeps its mass in place.
@@ -56,18 +56,24 @@ def project_plan(
         capacity, on the rounds of dual ascent on the column prices.
     tol : float
         Relative precision: when the budget is active the cost of the result lies in
-        [(1 - tol) eps, eps] (float64; float32 is limited to about 1e-6 by its round-off).
-        With a capacity, the dual ascent also stops once no column exceeds its ceiling by more
-        than tol times the largest ceiling (in units of mass per unit mass of x).
+        [(1 - tol) eps, eps] (in float64, as long as the plan's entries are not so large
+        against x that their round-off swamps the cost; float32 reaches about 1e-5). With a
+        capacity, an example's dual ascent stops once its projected gradient is below tol
+        times its largest ceiling: no column above its ceiling, and no price on a column below
+        it, by more than that.
 
     Returns
     -------
     torch.Tensor
         The projected plan, shape (B, C, K, H, W), dtype and device of `plan`: non-negative,
         zero on invalid offsets and on pixels of x without mass, rows summing to x, cost
-        `plan_cost` at most eps * mass(x), and with a capacity column sums at most the ceiling.
-        These hold exactly (to the round-off of the output dtype): the result always goes
-        through `make_feasible`, which here only removes round-off.
+        `plan_cost` at most eps * mass(x), and with a capacity column sums at most the
+        ceiling. These hold to the round-off of the output dtype (the result goes through
+        `make_feasible` in float64, which here only removes round-off), except that with a
+        capacity `make_feasible` tolerates columns above the ceiling by up to 1e-9 of it: the
+        excess is sent back beforehand down to 1e-13 of the ceiling (in at most 60 rounds,
+        enough on MNIST), so only that much remains, plus float32 round-off for a float32
+        result; clip the image if that matters.
 
     Notes
     -----
@@ -84,17 +90,22 @@ def project_plan(
                 = max(P0_i - mu c - tau_i, 0),
 
     the Euclidean projection onto the simplex scaled to a_i, with tau_i the root of
-    sum_d max(v_d - tau, 0) = a_i (found by Michelot's algorithm: drop the entries below the
-    current tau and recompute it, which raises tau monotonically to the root in at most K
-    steps, vectorized over all rows; no sort). The cost g(mu) = <C, P(mu)> is the derivative
+    sum_d max(v_d - tau, 0) = a_i (found by Michelot's algorithm, i.e. Newton on this convex
+    piecewise-linear function: drop the entries below the current tau and recompute it, which
+    reaches the root in at most K steps, vectorized over all rows, warm-started, no sort;
+    invalid offsets are -inf). The cost g(mu) = <C, P(mu)> is the derivative
     of the concave dual, so it is continuous, non-increasing and piecewise linear, with slope
     -sum_i sum_{d in S_i} (c_d - mean_{S_i} c)^2 on a piece where the supports S_i are fixed.
     If g(0) <= eps the answer is P(0); else the unique optimal mu solves g(mu) = eps (KKT:
     complementary slackness), and it is bracketed by 0 and the mu at which every row keeps all
     its mass on the zero-cost centre. A safeguarded Newton iteration on this bracket (Newton on
     the current linear piece, which is exact once the piece holds the root; regula falsi or
-    bisection when the step leaves the bracket) stops when g(mu) is in [(1 - tol) eps, eps].
-    Only pixels with mass are processed (about 20% of an MNIST image).
+    bisection when the step leaves the bracket or |g - eps| fails to halve) stops when g(mu)
+    is in [(1 - tol) eps, eps]; g is convex-looking in practice, so Newton from mu = 0 takes
+    5 to 10 evaluations. Only pixels with mass are processed (about 20% of an MNIST image),
+    examples leave the search as they finish, and `make_feasible` (rows rescaled to x
+    exactly, a mix with the identity plan if the cost is over eps by round-off) runs on the
+    compact rows, since without a capacity it acts row by row and example by example.
 
     With a capacity u (the ceiling max(capacity, x) / m) the extra constraints are the column
     half-spaces col_j(P) = sum of the plan entries landing on pixel j <= u_j. They are dualized
@@ -103,17 +114,19 @@ def project_plan(
     and h(nu) = min_{P in S} ||P - P0||^2 / 2 + <nu, col(P) - u> is concave with gradient
     col(P(nu)) - u, which is 1-Lipschitz in the metric diag(n_j) (n_j: the number of entries
     landing on j). h is maximized by accelerated projected gradient ascent (FISTA with the
-    step 1 / n_j and adaptive restart, O'Donoghue & Candes 2015) for at most `max_iter`
-    rounds or until the column excess is below tol. This converges to the exact projection
-    (the primal is 1-strongly convex, so ||P(nu) - P*||^2 <= 2 (h* - h(nu))) but only in the
-    limit: the returned plan is P(nu) for the last prices, made exactly feasible by
-    `make_feasible` (excess mass sent back to its sources, then a mix with the identity plan
-    if the budget requires it). On the test problems it matches an independent QP solve to
-    about 1e-6 relative distance, and it is never farther from the input than the exact
-    projection by more than about 1e-6 of that distance; when the ceiling is not reached it is
-    the exact projection. Mass is never moved across channels.
+    step 1 / n_j and gradient restart per example, O'Donoghue & Candes 2015), each example
+    until its projected gradient is below tol (see `tol`), at most `max_iter` rounds. This
+    converges to the exact projection (the primal is 1-strongly convex, so
+    ||P(nu) - P*||^2 <= 2 (h* - h(nu))), but only in the limit: the result is P(nu) for the
+    last prices, whose columns may exceed the ceiling by about tol; that excess is sent back
+    to the rows it came from (proportionally, onto their centres: rows kept, cost lowered)
+    and `make_feasible` then rescales rows and enforces the budget. With the default tol it
+    matches an independent QP solve (SLSQP) to about 1e-7 of the distance moved, on 5 x 5
+    test images; MNIST (B = 100, capacity 1, many saturated pixels) takes 50 to 130 rounds.
+    When no ceiling is reached it is the exact projection of the first part. Mass never
+    changes channel.
 
-    Computes in float64 for float64 x, else float32; `make_feasible` runs in float64.
+    Computes in float64 for float64 x, else float32; the final repair is in float64.
 
     References
     ----------
@@ -123,8 +136,8 @@ def project_plan(
     simplex of R^n", JOTA 1986.
     B. O'Donoghue and E. Candes, "Adaptive restart for accelerated gradient schemes", FoCM 2015.
     """
-    if not isinstance(plan, torch.Tensor):
-        raise ConfigError("plan must be a torch tensor")
+    if not isinstance(plan, torch.Tensor) or not isinstance(x, torch.Tensor):
+        raise ConfigError("plan and x must be torch tensors")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ConfigError(f"max_iter must be a positive integer, got {max_iter!r}")
     if not (0 < tol < 1):
@@ -158,7 +171,7 @@ def project_plan(
         # output the budget keeps room for rounding the result to float32.
         x64 = x.to(torch.float64)
         mass64 = x64.sum(dim=(1, 2, 3))
-        eps_total = prob.eps.to(torch.float64) * mass64
+        eps_total = _eps_tensor(eps, B, torch.float64, x.device) * mass64
         if plan.dtype != torch.float64:
             eps_total = eps_total * (1 - 4 * torch.finfo(plan.dtype).eps)
         P = P.to(torch.float64) * mass64[rows.ex].unsqueeze(1)
@@ -177,7 +190,9 @@ def _ceiling(capacity, x: torch.Tensor, dtype) -> torch.Tensor:
         cap = torch.as_tensor(capacity, dtype=dtype, device=x.device)
         cap = torch.broadcast_to(cap, x.shape)
     except (RuntimeError, TypeError, ValueError) as exc:
-        raise ConfigError(f"capacity must be a float or broadcastable to x {tuple(x.shape)}") from exc
+        raise ConfigError(
+            f"capacity must be a float or broadcastable to x {tuple(x.shape)}"
+        ) from exc
     if not bool(torch.isfinite(cap).all()) or bool((cap < 0).any()):
         raise ConfigError("capacity must be finite and >= 0")
     return torch.maximum(cap, x.to(dtype))
@@ -201,6 +216,10 @@ class _Rows:
         # Where each row's entries sit in the (B, C, K, H, W) plan, flattened.
         self.at = (bc * (K * H * W) + hw).unsqueeze(1) + offs * (H * W)
         P0 = torch.take(plan, self.at).to(dtype) / mass[self.ex].unsqueeze(1)
+        # Far beyond any meaningful value (the round-off of such entries swamps the masses) but
+        # small enough that sums of K of them, and mu c, stay finite.
+        big = 1e-4 * torch.finfo(dtype).max
+        P0 = P0.clamp_(-big, big)
         valid = valid_offsets(H, W, k, device=device).reshape(K, H * W)
         self.valid = valid.index_select(1, hw).t().contiguous()
         # Invalid offsets at -inf: the row projections give them nothing.
@@ -289,6 +308,9 @@ class _Rows:
         force = torch.zeros_like(done)  # accept the next evaluation (bracket at round-off)
         stalled = torch.zeros_like(done)
         f_prev = torch.full_like(eps, float("inf"))
+        # mu is resolved once mu c moves the rows by less than their own round-off.
+        resolution = 8 * torch.finfo(dtype).eps * V0.nan_to_num(neginf=0.0).abs().amax()
+        resolution = resolution / self.c.amax().clamp_min(torch.finfo(dtype).tiny)
         out = torch.empty_like(V0)
         out_tau = V0.new_empty(len(V0))
         sel = torch.arange(len(V0), device=V0.device)
@@ -331,7 +353,7 @@ class _Rows:
             )
             stalled = slow
             # The bracket has shrunk to round-off: take its feasible end.
-            force = (hi - lo) <= 4 * torch.finfo(dtype).eps * hi
+            force = (hi - lo) <= torch.maximum(4 * torch.finfo(dtype).eps * hi, resolution)
             mu = torch.where(force, hi, mu)
         return out, final, out_tau
 
