@@ -48,6 +48,7 @@ def make_feasible(
     if capacity is not None:
         ceiling = torch.maximum(capacity.to(plan.dtype).expand_as(x), x)
         plan = _send_back_excess(plan, ceiling, k, centre)
+        plan = _close_overfull_columns(plan, ceiling, k, centre)
         plan = _mix_below_ceiling(plan, x, ceiling, k)
     return _mix_within_budget(plan, x, eps.to(plan.dtype), cost, k)
 
@@ -81,9 +82,25 @@ def _send_back_excess(plan, ceiling, k, centre):
     return plan
 
 
+def _close_overfull_columns(plan, ceiling, k, centre):
+    """What the rounds leave over (proportional returns can cycle): send ALL mass others put on
+    a still over-full pixel back to its sources. Such a pixel then holds at most its own mass
+    x_j <= ceiling_j for good (no move ever adds to it again), so this ends within a few rounds
+    and loses only the flows into those few pixels."""
+    for _ in range(_CAPACITY_ROUNDS):
+        over = column_sums(plan) > ceiling * (1 + _ROUND_OFF)
+        if not over.any():
+            break
+        back = plan * neighbours(over.to(plan.dtype), k)
+        back[:, :, centre] = 0
+        plan = plan - back
+        plan[:, :, centre] += back.sum(dim=2)
+    return plan
+
+
 def _mix_below_ceiling(plan, x, ceiling, k):
-    """Last resort for what the rounds left over: mix with the identity plan just enough that no
-    column exceeds its ceiling (x is below it, so the mixture is)."""
+    """Last resort, should the closing rounds run out: mix with the identity plan just enough that
+    no column exceeds its ceiling (x is below it, so the mixture is)."""
     cols = column_sums(plan)
     over = cols > ceiling * (1 + _ROUND_OFF)
     if not over.any():

@@ -173,11 +173,14 @@ class _Solver:
     def _update_mu(self, plan, w, spent):
         """Newton on spent(mu) = eps (d spent / d mu = -sum_i x_i Var_i(C) / gamma), kept inside
         a bracket [lo, hi] and bisecting when it leaves it. Near the LP limit the variance
-        vanishes and Newton alone overshoots. The prices move between calls, so a bracket that
-        the new cost contradicts is reopened."""
+        vanishes and Newton alone overshoots."""
         over = spent > self.eps
-        self.lo = torch.where(over, self.mu, torch.where(self.mu < self.lo, 0.0, self.lo))
-        self.hi = torch.where(over, torch.where(self.mu > self.hi, math.inf, self.hi), self.mu)
+        # The prices moved since the bracket was set: an iterate at a bracket end whose cost
+        # contradicts the bracket shows it stale, and that end is reopened geometrically.
+        stale_lo = ~over & (self.mu <= self.lo * (1 + 1e-6))
+        stale_hi = over & (self.mu >= self.hi * (1 - 1e-6))
+        self.lo = torch.where(over, self.mu, torch.where(stale_lo, 0.5 * self.mu, self.lo))
+        self.hi = torch.where(~over, self.mu, torch.where(stale_hi, math.inf, self.hi))
         mean_c = (w * self.cost).sum(dim=2)
         var = (plan * self.cost**2).sum(dim=(1, 2, 3, 4)) - (self.x * mean_c**2).sum(dim=(1, 2, 3))
         slope = (var / self.gamma).clamp_min(torch.finfo(var.dtype).tiny)
