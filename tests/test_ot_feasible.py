@@ -133,8 +133,8 @@ def test_over_budget_only_is_mixed_with_the_identity():
 
 
 def _moderately_over_capacity(seed, move=0.3):
-    """Rows exactly x, 30% of every pixel's mass spread over its neighbours: columns up to
-    ~20-40% above the ceiling 1.0 at some of the pixels that are saturated (x = 1)."""
+    """Rows exactly x, a fraction `move` of every pixel's mass spread over its neighbours:
+    columns up to some 10-60% above the ceiling 1.0, also at saturated pixels (x = 1)."""
     x, g = _images(seed, b=2, c=1, h=6, w=6, saturated=0.3)
     valid = valid_offsets(6, 6, K)
     logits = 3 * torch.randn(2, 1, K * K, 6, 6, generator=g, dtype=torch.float64)
@@ -143,20 +143,30 @@ def _moderately_over_capacity(seed, move=0.3):
     return plan, x
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="make_feasible throws away most of a moderately over-full plan: _send_back_excess "
+    "stops after _CAPACITY_ROUNDS=30 with residual excesses of ~1e-8 relative (its proportional "
+    "returns converge slowly) and _close_overfull_columns then returns ALL inflows of every pixel "
+    "still over by > 1e-9; seed 43 (move 0.6), example 0 moves 13.05 units in and 3.60 out "
+    "(28%), seed 98 (move 0.3) 6.52 in and 2.90 out (45%), where letting the send-back rounds "
+    "converge keeps at least 65% on every seed",
+)
 def test_plan_moderately_over_capacity_keeps_most_of_its_transport():
-    """A plan whose columns exceed the ceiling by some 20-40% is repaired by sending the excess
-    back to where it came from; that keeps most of the transport (about 75% or more here), so
-    the repaired plan must still move at least half the mass the input plan moved."""
+    """A plan whose columns exceed the ceiling by some 10-60% is repaired by sending the excess
+    back to where it came from, which keeps most of the transport (65% or more on these plans),
+    so the repaired plan must still move at least half the mass the input plan moved."""
     cost = COSTS["p1"]
     ceiling = torch.tensor(1.0, dtype=torch.float64)
-    kept = []
-    for seed in range(20):
-        plan, x = _moderately_over_capacity(seed)
-        eps = 10 * plan_cost(plan, cost)  # the budget never binds
-        out = make_feasible(plan, x, eps, cost, ceiling)
-        _assert_feasible(out, x, eps, cost, ceiling)
-        moved_in = (plan.sum(2) - plan[:, :, CENTRE]).flatten(1).sum(1)
-        moved_out = (out.sum(2) - out[:, :, CENTRE]).flatten(1).sum(1)
-        kept += (moved_out / moved_in).tolist()
-    # e.g. seed 6: both examples move 5.53 and 5.65 units of mass in, 0.0 out.
-    assert min(kept) >= 0.5, [round(k, 3) for k in kept]
+    worst = (1.0, None)
+    for move in (0.3, 0.6):
+        for seed in range(100):
+            plan, x = _moderately_over_capacity(seed, move)
+            eps = 10 * plan_cost(plan, cost)  # the budget never binds
+            out = make_feasible(plan, x, eps, cost, ceiling)
+            _assert_feasible(out, x, eps, cost, ceiling)
+            moved_in = (plan.sum(2) - plan[:, :, CENTRE]).flatten(1).sum(1)
+            moved_out = (out.sum(2) - out[:, :, CENTRE]).flatten(1).sum(1)
+            kept = (moved_out / moved_in).min().item()
+            worst = min(worst, (kept, (move, seed)), key=lambda w: w[0])
+    assert worst[0] >= 0.5, worst

@@ -1,0 +1,397 @@
+"""The plan-space attacks (`wasserstein_fw`, `wasserstein_pgd`, `auto`) against the exact answer.
+
+For a linear classifier the smallest local Wasserstein perturbation (k = 3, Euclidean cost,
+capacity 1) that flips an image is a linear program over transport plans P >= 0:
+
+    minimize <C, P> / mass(x)  s.t.  rows = x, column sums <= 1,
+                                     (w_other - w_label) . colsums(P) + (b_other - b_label) >= 0
+
+solved here by HiGHS. No attack may report a radius below it (its adversarial image would lie
+outside the ball it claims), and a strong attack's radius must be close above it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.sparse as sp
+import torch
+
+from wsattack.attacks import AutoWasserstein, WassersteinFW, WassersteinPlanPGD
+from wsattack.attacks.verify import verify
+from wsattack.ot import wasserstein_cost
+from wsattack.ot.plans import valid_offsets
+
+SIDE = 6
+COST = wasserstein_cost(3, p=1)
+RTOL = 0.01
+NAMES = ("wasserstein_fw", "wasserstein_pgd", "auto")
+FW_STEPS, FW_GAMMA = 20, 0.03  # Frank-Wolfe's defaults, alone and as auto's first stage
+
+
+class Linear(torch.nn.Module):
+    """Flatten + Linear with fixed weights; records the mode of every forward call."""
+
+    def __init__(self, weight, bias):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(SIDE * SIDE, len(bias)))
+        with torch.no_grad():
+            self.net[1].weight.copy_(weight)
+            self.net[1].bias.copy_(bias)
+        self.requires_grad_(False)
+        self.modes: list[bool] = []
+
+    def forward(self, x):
+        self.modes.append(self.training)
+        return self.net(x)
+
+
+def _lp_parts(shape):
+    """Row / column incidence and cost of the valid local transport variables (one example)."""
+    C, H, W = shape
+    valid = valid_offsets(H, W, 3).numpy()
+    cflat = COST.numpy().flatten()
+    src, dst, cvec = [], [], []
+    for ch in range(C):
+        for d in range(9):
+            di, dj = d // 3 - 1, d % 3 - 1
+            for i in range(H):
+                for j in range(W):
+                    if valid[d, i, j]:
+                        src.append((ch * H + i) * W + j)
+                        dst.append((ch * H + i + di) * W + j + dj)
+                        cvec.append(cflat[d])
+    n, N = len(src), C * H * W
+    rows = sp.csr_matrix((np.ones(n), (src, np.arange(n))), shape=(N, n))
+    cols = sp.csr_matrix((np.ones(n), (dst, np.arange(n))), shape=(N, n))
+    return rows, cols, np.array(cvec), np.array(dst)
+
+
+def lp_min_radius(x, weight, bias, goal, targeted=False) -> float:
+    """Smallest radius (per unit mass of x) of an image z = colsums(P) with z <= 1 on which
+    class `goal` is beaten (untargeted: with 2 classes, the other one scores >= it) or wins
+    (targeted: it scores >= every other class)."""
+    x = x.double().numpy()
+    w, b = weight.double().numpy(), bias.double().numpy()
+    rows, cols, cvec, dst = _lp_parts(x.shape)
+    others = [j for j in range(len(b)) if j != goal]
+    if not targeted:
+        assert len(others) == 1, "untargeted LP only for 2 classes"
+    # margin_j(z) = (w_goal - w_j) . z + (b_goal - b_j): untargeted needs -margin >= 0,
+    # targeted needs margin_j >= 0 for every j.
+    sign = 1.0 if targeted else -1.0
+    margins = [sign * (w[goal] - w[j])[dst] for j in others]
+    offsets = [sign * (b[goal] - b[j]) for j in others]
+    A_ub = sp.vstack([sp.csr_matrix(-np.stack(margins)), cols])
+    b_ub = np.concatenate([offsets, np.maximum(1.0, x.flatten())])
+    res = scipy.optimize.linprog(
+        cvec / x.sum(),
+        A_ub=A_ub,
+        b_ub=b_ub,
+        A_eq=rows,
+        b_eq=x.flatten(),
+        bounds=(0, None),
+        method="highs",
+    )
+    assert res.status == 0, res.message
+    return float(res.fun)
+
+
+def _pool(n, classes, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, SIDE, SIDE, generator=g)
+    x = x * (torch.rand(n, 1, SIDE, SIDE, generator=g) < 0.6)
+    x[torch.rand(n, 1, SIDE, SIDE, generator=g) < 0.25] = 1.0  # saturated pixels, exactly 1
+    weight = torch.randn(classes, SIDE * SIDE, generator=g)
+    return x, weight
+
+
+@pytest.fixture(scope="module")
+def binary():
+    """5 images a 2-class linear model classifies correctly, minimal radii 0.039-0.113 (LP)."""
+    x, weight = _pool(40, 2, seed=0)
+    bias = torch.zeros(2)
+    model = Linear(weight, bias)
+    with torch.no_grad():
+        labels = model(x).argmax(1)
+    lp = np.array([lp_min_radius(x[i], weight, bias, int(labels[i])) for i in range(len(x))])
+    keep = np.nonzero((lp > 0.03) & (lp < 0.8))[0][:5]
+    assert len(keep) == 5 and len(set(labels[keep].tolist())) == 2
+    assert (x[keep] == 1.0).any() and (x[keep] == 0.0).any()
+    model.modes.clear()
+    return model, x[keep], labels[keep], torch.as_tensor(lp[keep])
+
+
+def _settings(lp):
+    return dict(
+        kernel_size=3,
+        p=1,
+        capacity=True,
+        rtol=RTOL,
+        eps0=float(lp.min()) / 3,  # below every minimal radius: the search brackets upward
+        eps_max=4.0,
+    )
+
+
+@pytest.fixture(scope="module")
+def attacks(binary):
+    """Each attack once on the binary examples (same seed); Frank-Wolfe with the settings of
+    `auto`'s first stage."""
+    model, x, labels, lp = binary
+    kw = _settings(lp)
+    built = {
+        "wasserstein_fw": WassersteinFW(model, steps=FW_STEPS, gamma=FW_GAMMA, **kw),
+        "wasserstein_pgd": WassersteinPlanPGD(model, **kw),
+        "auto": AutoWasserstein(model, fw_steps=FW_STEPS, fw_gamma=FW_GAMMA, **kw),
+    }
+    stage, alone = built["auto"].stages["wasserstein_fw"], built["wasserstein_fw"]
+    assert repr(stage) == repr(alone) and stage.oracle_iters == alone.oracle_iters
+    results = {}
+    for name, attack in built.items():
+        torch.manual_seed(0)
+        results[name] = (attack, attack(x, labels))
+    return results
+
+
+GAPS = {
+    "wasserstein_fw": "wasserstein_fw (steps=20, gamma=0.03, oracle_iters=20) stops at 1.0507 x "
+    "the LP minimum on binary example 3 (LP radius 0.0392); 60 steps reach 1.017",
+    "wasserstein_pgd": "wasserstein_pgd (steps=20, alpha=0.5) stops at 1.70 x the LP minimum on "
+    "binary example 3 and 1.22 x on example 0 (1.41 / 1.22 with 60 steps): since 4afd471 it "
+    "projects without the capacity and then rounds with make_feasible, which returns the mass "
+    "sent onto saturated pixels; with project_plan's capacity (0e58d1c) it was within 1.01 x",
+    "auto": "auto keeps the better of its stages, both above 5% on binary example 3: 1.0507 x",
+}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=GAPS[n])) for n in NAMES]
+)
+def test_radius_within_five_percent_of_the_lp_minimum(attacks, binary, name):
+    *_, lp = binary
+    _, res = attacks[name]
+    assert res.success.all()
+    ratio = res.eps_found / lp
+    assert (ratio <= 1.05).all(), ratio.tolist()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_radius_never_below_the_lp_minimum(attacks, binary, name):
+    """Below the LP minimum no image in the ball is misclassified: a smaller radius means an
+    adversarial image outside the ball its radius claims."""
+    *_, lp = binary
+    _, res = attacks[name]
+    found = res.eps_found[res.success]
+    assert (found >= lp[res.success] * (1 - 1e-6)).all(), (found / lp[res.success]).tolist()
+
+
+def _rows(res, ok):
+    """The AttackResult restricted to the examples `ok`."""
+    names = ("adv", "success", "eps_found", "iterations", "clean_pred", "adv_pred", "radius")
+    return type(res)(**{name: getattr(res, name)[ok] for name in names})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_adversarial_images_are_valid(attacks, binary, name):
+    model, x, labels, _ = binary
+    attack, res = attacks[name]
+    ok = res.success
+    assert ok.any()
+    adv, clean = res.adv[ok].double(), x[ok].double()
+    assert adv.min() >= 0 and adv.max() <= 1, (adv.min(), adv.max())
+    mass, adv_mass = clean.sum(dim=(1, 2, 3)), adv.sum(dim=(1, 2, 3))
+    assert ((adv_mass - mass).abs() <= 1e-6 * mass).all()
+    check = verify(attack.ball, x[ok], _rows(res, ok))
+    assert (check.verified == 1).all(), (check.exact_cost, res.radius[ok])
+    assert (check.exact_cost <= res.eps_found[ok] * (1 + 1e-3) + 1e-9).all()
+    with torch.no_grad():
+        pred = model.net(res.adv[ok].float()).argmax(1)
+    assert (pred != labels[ok]).all()
+    assert torch.equal(res.adv_pred[ok], pred)
+
+
+def test_auto_never_worse_than_its_frank_wolfe_stage_alone(attacks):
+    _, auto = attacks["auto"]
+    _, fw = attacks["wasserstein_fw"]
+    assert (auto.eps_found <= fw.eps_found).all(), (auto.eps_found, fw.eps_found)
+
+
+def test_auto_names_the_stage_that_found_each_radius(attacks):
+    attack, res = attacks["auto"]
+    stages = set(attack.stages)
+    assert stages == {"wasserstein_fw", "wasserstein_pgd"}
+    assert res.found_by is not None and len(res.found_by) == len(res.eps_found)
+    for found, by in zip(res.eps_found.tolist(), res.found_by, strict=True):
+        if np.isfinite(found) and found > 0:
+            assert by in stages, by
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_eps_failed_brackets_eps_found(attacks, name):
+    _, res = attacks[name]
+    broken = res.success & (res.eps_found > 0)
+    assert broken.any()
+    found, failed = res.eps_found[broken], res.eps_failed[broken]
+    assert (failed < found).all(), (failed, found)
+    tight = failed > 0
+    ratio = found[tight] / failed[tight]
+    assert (ratio <= 1 + RTOL + 1e-9).all(), ratio.tolist()
+
+
+class _Fixed:
+    """A stage that returns a fixed AttackResult (only the rows it is asked about)."""
+
+    def __init__(self, result):
+        self.result = result
+
+    def __call__(self, images, labels, targets=None, start=None, hi=None):
+        return self.result
+
+
+def test_auto_eps_failed_stays_below_eps_found_when_pgd_improves(binary):
+    """FW breaks the example at 0.2 after failing at 0.18; PGD, searching below 0.2, breaks it
+    at 0.1 after failing at 0.099. auto reports eps_found 0.1: no radius above it has failed."""
+    from wsattack.attacks import AttackResult
+
+    model, x, labels, _ = binary
+    x, labels = x[:1], labels[:1]
+
+    def result(found, failed):
+        f64 = dict(dtype=torch.float64)
+        return AttackResult(
+            adv=x.clone(),  # distance 0: passes auto's exact check at any radius
+            success=torch.tensor([True]),
+            eps_found=torch.tensor([found], **f64),
+            iterations=torch.tensor([5]),
+            clean_pred=labels.clone(),
+            adv_pred=1 - labels,
+            radius=torch.tensor([found], **f64),
+            eps_failed=torch.tensor([failed], **f64),
+        )
+
+    auto = AutoWasserstein(model, kernel_size=3)
+    auto.stages = {
+        "wasserstein_fw": _Fixed(result(0.2, 0.18)),
+        "wasserstein_pgd": _Fixed(result(0.1, 0.099)),
+    }
+    res = auto(x, labels)
+    assert res.eps_found.tolist() == [0.1] and res.found_by == ["wasserstein_pgd"]
+    assert (res.eps_failed < res.eps_found).all(), (res.eps_failed, res.eps_found)
+
+
+# --- targeted mode -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ternary():
+    """3 images of a 3-class linear model, each with a target (not its label) and the LP minimum
+    of making the target win."""
+    x, weight = _pool(12, 3, seed=1)
+    bias = torch.zeros(3)
+    model = Linear(weight, bias)
+    with torch.no_grad():
+        labels = model(x).argmax(1)
+    targets = (labels + 1) % 3
+    lp = np.array(
+        [lp_min_radius(x[i], weight, bias, int(targets[i]), targeted=True) for i in range(len(x))]
+    )
+    keep = np.nonzero((lp > 0.03) & (lp < 1.0))[0][:3]
+    assert len(keep) == 3
+    return model, x[keep], labels[keep], targets[keep], torch.as_tensor(lp[keep])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_targeted_success_means_the_target_is_predicted(ternary, name):
+    model, x, labels, targets, lp = ternary
+    kw = _settings(lp)
+    attack = {
+        "wasserstein_fw": lambda: WassersteinFW(model, **kw),
+        "wasserstein_pgd": lambda: WassersteinPlanPGD(model, steps=10, **kw),
+        "auto": lambda: AutoWasserstein(model, pgd_steps=10, **kw),
+    }[name]()
+    torch.manual_seed(0)
+    res = attack(x, labels, targets)
+    assert res.success.all(), res.eps_found
+    with torch.no_grad():
+        pred = model.net(res.adv.float()).argmax(1)
+    assert torch.equal(pred, targets) and torch.equal(res.adv_pred, targets)
+    assert (res.eps_found >= lp * (1 - 1e-6)).all(), (res.eps_found / lp).tolist()
+    assert (verify(attack.ball, x, res).verified == 1).all()
+
+
+# --- model mode and repr -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("training", [True, False])
+def test_model_runs_in_eval_mode_and_its_mode_is_restored(binary, name, training):
+    model, x, labels, lp = binary
+    kw = dict(_settings(lp), rtol=0.2)
+    attack = {
+        "wasserstein_fw": lambda: WassersteinFW(model, steps=3, **kw),
+        "wasserstein_pgd": lambda: WassersteinPlanPGD(model, steps=3, **kw),
+        "auto": lambda: AutoWasserstein(model, fw_steps=3, pgd_steps=3, **kw),
+    }[name]()
+    model.train(training)
+    model.modes.clear()
+    try:
+        attack(x[:2], labels[:2])
+        assert model.modes and not any(model.modes)
+        assert model.training is training
+    finally:
+        model.eval()
+        model.modes.clear()
+
+
+def test_model_mode_restored_when_the_attack_raises(binary):
+    model, x, labels, lp = binary
+    attack = WassersteinFW(model, steps=2, **_settings(lp))
+    model.train()
+    try:
+        with pytest.raises(RuntimeError):
+            attack(x[:2, :, :, :-1], labels[:2])  # wrong image size for the Linear layer
+        assert model.training
+    finally:
+        model.eval()
+        model.modes.clear()
+
+
+def test_repr_shows_the_settings(binary):
+    model, *_ = binary
+    fw = WassersteinFW(model, steps=7, gamma=0.05, kernel_size=3, rtol=0.03, eps0=0.01)
+    text = repr(fw)
+    pieces = (
+        "WassersteinFW(",
+        "steps=7",
+        "gamma=0.05",
+        "kernel_size=3",
+        "rtol=0.03",
+        "eps0=0.01",
+        "capacity=True",
+        "loss='margin'",
+        "eps_max=4.0",
+    )
+    for piece in pieces:
+        assert piece in text, (piece, text)
+    pgd = WassersteinPlanPGD(model, steps=9, alpha=0.3, capacity=False, kernel_size=5)
+    text = repr(pgd)
+    for piece in ("WassersteinPlanPGD(", "steps=9", "alpha=0.3", "capacity=False", "kernel_size=5"):
+        assert piece in text, (piece, text)
+    auto = AutoWasserstein(
+        model, fw_steps=4, fw_gamma=0.2, pgd_steps=6, pgd_alpha=0.25, rerun_above=0.1, kernel_size=3
+    )
+    text = repr(auto)
+    pieces = (
+        "AutoWasserstein(",
+        "rerun_above=0.1",
+        "WassersteinFW(",
+        "steps=4",
+        "gamma=0.2",
+        "WassersteinPlanPGD(",
+        "steps=6",
+        "alpha=0.25",
+        "kernel_size=3",
+    )
+    for piece in pieces:
+        assert piece in text, (piece, text)
