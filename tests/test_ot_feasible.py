@@ -143,15 +143,6 @@ def _moderately_over_capacity(seed, move=0.3):
     return plan, x
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="make_feasible throws away most of a moderately over-full plan: _send_back_excess "
-    "stops after _CAPACITY_ROUNDS=30 with residual excesses of ~1e-8 relative (its proportional "
-    "returns converge slowly) and _close_overfull_columns then returns ALL inflows of every pixel "
-    "still over by > 1e-9; seed 43 (move 0.6), example 0 moves 13.05 units in and 3.60 out "
-    "(28%), seed 98 (move 0.3) 6.52 in and 2.90 out (45%), where letting the send-back rounds "
-    "converge keeps at least 65% on every seed",
-)
 def test_plan_moderately_over_capacity_keeps_most_of_its_transport():
     """A plan whose columns exceed the ceiling by some 10-60% is repaired by sending the excess
     back to where it came from, which keeps most of the transport (65% or more on these plans),

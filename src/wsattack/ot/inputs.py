@@ -88,3 +88,22 @@ def check_duals(duals: Duals | None, x: torch.Tensor) -> Duals | None:
     if torch.isnan(duals.beta).any() or bad_psi:
         raise ConfigError("duals.beta must not be NaN and duals.psi must be finite and >= 0")
     return duals.to(dtype=x.dtype, device=x.device)
+
+
+def ceiling(capacity, x: torch.Tensor, dtype=None) -> torch.Tensor:
+    """The pixel ceiling of the capacity constraint, max(capacity, x), broadcast to x.
+
+    capacity: a float or a tensor broadcastable to x, in input units (1.0 for [0, 1] images),
+    finite and > 0. A clean pixel above it may keep its own mass, so the feasible set is never
+    empty. dtype: of the result (x's by default).
+    """
+    dtype = dtype or x.dtype
+    try:
+        cap = torch.broadcast_to(torch.as_tensor(capacity, dtype=dtype, device=x.device), x.shape)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise ConfigError(
+            f"capacity must be a float or a tensor broadcastable to x {tuple(x.shape)}"
+        ) from err
+    if not bool(torch.isfinite(cap).all()) or bool((cap <= 0).any()):
+        raise ConfigError("capacity must be finite and > 0")
+    return torch.maximum(cap, x.to(dtype))

@@ -18,6 +18,13 @@ The last iterate is rounded to an exactly feasible plan (`feasible.make_feasible
 returned image is always in the ball, and at the pixel ceiling at most, whatever the number of
 iterations. gamma -> 0 gives the LP oracle (mass to the best neighbour within the budget).
 
+`project_linear(capacity=...)` maximizes the same objective in projected Sinkhorn's terms (images
+only, Newton on the cost dual, lam relative to the mass of x). This oracle keeps the plan
+explicit, brackets mu (Newton alone overshoots near the LP limit, where the cost's slope
+vanishes) and is scale-free in g; inside Frank-Wolfe (30 MNIST images, zoo:wong2019_mnist_robust,
+20 iterations per step) it took 0.52 s per image against 0.92 s through `project_linear`, for the
+same accuracies at 0.05 / 0.1 / 0.2 up to one image.
+
 References: Wu, Wang, Yu. Stronger and faster Wasserstein adversarial attacks. ICML 2020.
 Hu, Wang, Zhang, Ren. Improved image Wasserstein attacks and defenses. 2020.
 """
@@ -32,7 +39,7 @@ import torch
 from wsattack.errors import ConfigError
 from wsattack.ot.cost import check_cost
 from wsattack.ot.feasible import make_feasible
-from wsattack.ot.inputs import normalize
+from wsattack.ot.inputs import _eps_tensor, ceiling, normalize
 from wsattack.ot.plans import column_sums, neighbours, plan_cost, valid_offsets
 
 
@@ -64,7 +71,7 @@ def linear_oracle(
     eps,
     cost: torch.Tensor,
     gamma: float = 0.01,
-    capacity: float | None = None,
+    capacity=None,
     max_iter: int = 30,
     tol: float = 1e-3,
     state: OracleState | None = None,
@@ -77,7 +84,8 @@ def linear_oracle(
     eps : float or (B,) radius per unit mass of x. cost : k x k local cost (`wasserstein_cost`).
     gamma : entropy weight, relative to the largest |g| of each example (g is rescaled to
         max |g| = 1, so the oracle does not depend on the loss's scale).
-    capacity : the pixel ceiling in input units (1.0 for images in [0, 1]) or None.
+    capacity : None, or the pixel ceiling in input units (1.0 for images in [0, 1]), a float or
+        a tensor broadcastable to x (`inputs.ceiling`).
     max_iter, tol : iterations of the (mu, b) updates; stop when the budget is met to relative
         `tol` (or unused with mu = 0) and no column exceeds the ceiling by more than `tol`.
     state : the previous call's `OracleResult.state` on the same examples (warm start).
@@ -94,19 +102,22 @@ def linear_oracle(
     """
     if not gamma > 0:
         raise ConfigError(f"gamma must be positive, got {gamma}")
-    if capacity is not None and not capacity > 0:
-        raise ConfigError(f"capacity must be positive or None, got {capacity}")
     with torch.no_grad():
         prob = normalize(x, g, eps, "g")
         c = check_cost(torch.as_tensor(cost, dtype=torch.float64))
-        solver = _Solver(prob.x, prob.target, prob.eps, c, gamma, capacity, prob.mass)
+        top = None
+        if capacity is not None:  # per unit mass, like x
+            top = ceiling(capacity, x, prob.x.dtype) / prob.mass.view(-1, 1, 1, 1)
+        solver = _Solver(prob.x, prob.target, prob.eps, c, gamma, top)
         solver.run(state, int(max_iter), tol)
+        # The budget from eps itself, not its float32 copy, which can round up.
+        eps64 = _eps_tensor(eps, len(x), torch.float64, x.device)
         plan = make_feasible(
             solver.plan().double(),
             prob.x.double(),
-            prob.eps.double(),
+            eps64,
             c,
-            None if capacity is None else solver.ceiling.double(),
+            None if top is None else top.double(),
         )
         image = column_sums(plan)
         if capacity is not None:
@@ -118,7 +129,7 @@ def linear_oracle(
 class _Solver:
     """The (mu, b) iteration on mass-normalized x, the gradient scaled to max |g| = 1."""
 
-    def __init__(self, x, g, eps, cost, gamma, capacity, mass):
+    def __init__(self, x, g, eps, cost, gamma, ceiling):
         B, C, H, W = x.shape
         self.k = cost.shape[0]
         self.x, self.eps, self.gamma = x, eps, gamma
@@ -127,9 +138,7 @@ class _Solver:
         gain = neighbours(g / scale.view(-1, 1, 1, 1), self.k) / gamma
         self.gain = gain.masked_fill(~valid, float("-inf"))
         self.cost = cost.to(x.dtype).to(x.device).view(1, 1, -1, 1, 1)
-        self.ceiling = None
-        if capacity is not None:  # a clean pixel above the ceiling may keep its own mass
-            self.ceiling = torch.maximum((capacity / mass).view(-1, 1, 1, 1), x)
+        self.ceiling = ceiling
         self.mu = x.new_zeros(B)
         self.log_price = torch.zeros_like(x)
         self.lo, self.hi = x.new_zeros(B), torch.full_like(self.mu, math.inf)

@@ -13,16 +13,14 @@ import torch
 from wsattack.errors import ConfigError
 from wsattack.ot.cost import check_cost
 from wsattack.ot.feasible import make_feasible
-from wsattack.ot.inputs import _eps_tensor, normalize
+from wsattack.ot.inputs import _eps_tensor, ceiling, normalize
 from wsattack.ot.plans import valid_offsets
 
 # Growth of the upper bracket of mu past the value at which every row keeps its mass in place.
 _BRACKET_MARGIN = 1.001
-# `_Rows.send_back`: rounds, and the excess (relative to the ceiling) it stops at, well below the
-# 1e-9 that `make_feasible` leaves as round-off. Each round removes all current excess; what it
-# returns to a source at its own ceiling is excess there (about 0.6 of it per round on MNIST).
-_SEND_BACK_ROUNDS = 60
-_SEND_BACK_RTOL = 1e-13
+# Column excess (relative to the ceiling) that `make_feasible` may leave: far below its default,
+# so that the projection is feasible to round-off.
+_ROUND_OFF = 1e-13
 
 
 def project_plan(
@@ -49,7 +47,7 @@ def project_plan(
         The k x k local cost (`wasserstein_cost`), in the offset order of the plan.
     capacity : None, float or torch.Tensor, optional
         The pixel ceiling in input units (e.g. 1.0 for images in [0, 1]), broadcastable to x,
-        finite and >= 0. A pixel of x above it may keep its own mass: the ceiling used is
+        finite and > 0. A pixel of x above it may keep its own mass: the ceiling used is
         max(capacity, x), as in `make_feasible`, so the set is never empty.
     max_iter : int
         Bound on the evaluations of the row projections in the search for mu, and, with a
@@ -69,11 +67,9 @@ def project_plan(
         zero on invalid offsets and on pixels of x without mass, rows summing to x, cost
         `plan_cost` at most eps * mass(x), and with a capacity column sums at most the
         ceiling. These hold to the round-off of the output dtype (the result goes through
-        `make_feasible` in float64, which here only removes round-off), except that with a
-        capacity `make_feasible` tolerates columns above the ceiling by up to 1e-9 of it: the
-        excess is sent back beforehand down to 1e-13 of the ceiling (in at most 60 rounds,
-        enough on MNIST), so only that much remains, plus float32 round-off for a float32
-        result; clip the image if that matters.
+        `make_feasible` in float64, which here only removes round-off and, with a capacity,
+        sends the excess the dual ascent leaves back to its sources down to 1e-13 of the
+        ceiling), plus float32 round-off for a float32 result; clip the image if that matters.
 
     Notes
     -----
@@ -118,9 +114,9 @@ def project_plan(
     until its projected gradient is below tol (see `tol`), at most `max_iter` rounds. This
     converges to the exact projection (the primal is 1-strongly convex, so
     ||P(nu) - P*||^2 <= 2 (h* - h(nu))), but only in the limit: the result is P(nu) for the
-    last prices, whose columns may exceed the ceiling by about tol; that excess is sent back
-    to the rows it came from (proportionally, onto their centres: rows kept, cost lowered)
-    and `make_feasible` then rescales rows and enforces the budget. With the default tol it
+    last prices, whose columns may exceed the ceiling by about tol; `make_feasible` sends that
+    excess back to the rows it came from (proportionally, onto their centres: rows kept, cost
+    lowered), rescales rows and enforces the budget. With the default tol it
     matches an independent QP solve (SLSQP) to about 1e-7 of the distance moved, on 5 x 5
     test images; MNIST (B = 100, capacity 1, many saturated pixels) takes 50 to 130 rounds.
     When no ceiling is reached it is the exact projection of the first part. Mass never
@@ -159,13 +155,13 @@ def project_plan(
         if plan.numel() and not bool(torch.isfinite(torch.stack(torch.aminmax(plan))).all()):
             raise ConfigError("plan contains NaN or Inf")  # aminmax propagates NaN
         dtype = prob.x.dtype
-        ceiling = None if capacity is None else _ceiling(capacity, x, dtype)
+        top = None if capacity is None else ceiling(capacity, x, dtype)
         rows = _Rows(plan, prob.x, prob.mass, cost, k)
         tol = max(float(tol), 8 * torch.finfo(dtype).eps)
-        if ceiling is None:
+        if top is None:
             P, _, _ = rows.solve_budget(rows.P0, prob.eps, max_iter, tol)
         else:
-            u = (ceiling / prob.mass.view(-1, 1, 1, 1)).reshape(-1)
+            u = (top / prob.mass.view(-1, 1, 1, 1)).reshape(-1)
             P = rows.solve_capacity(u, prob.eps, max_iter, tol)
         # make_feasible in float64 and in input units, so rows are x exactly; for a float32
         # output the budget keeps room for rounding the result to float32.
@@ -175,27 +171,12 @@ def project_plan(
         if plan.dtype != torch.float64:
             eps_total = eps_total * (1 - 4 * torch.finfo(plan.dtype).eps)
         P = P.to(torch.float64) * mass64[rows.ex].unsqueeze(1)
-        if ceiling is None:
+        if top is None:
             P = rows.feasible_rows(P, x64, eps_total, cost)
             return rows.scatter(P.to(plan.dtype))
-        ceiling = ceiling.to(torch.float64)
-        P = rows.send_back(P, x64, ceiling)
-        full = make_feasible(rows.scatter(P), x64, eps_total, cost, ceiling)
+        top = top.to(torch.float64)
+        full = make_feasible(rows.scatter(P), x64, eps_total, cost, top, round_off=_ROUND_OFF)
         return full.to(plan.dtype)
-
-
-def _ceiling(capacity, x: torch.Tensor, dtype) -> torch.Tensor:
-    """max(capacity, x) broadcast to x, validated."""
-    try:
-        cap = torch.as_tensor(capacity, dtype=dtype, device=x.device)
-        cap = torch.broadcast_to(cap, x.shape)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"capacity must be a float or broadcastable to x {tuple(x.shape)}"
-        ) from exc
-    if not bool(torch.isfinite(cap).all()) or bool((cap < 0).any()):
-        raise ConfigError("capacity must be finite and >= 0")
-    return torch.maximum(cap, x.to(dtype))
 
 
 class _Rows:
@@ -415,37 +396,6 @@ class _Rows:
             nu = torch.where(running, nu_new, y)
             y = torch.where(running, y_new, y)
             rows = torch.nonzero(active[self.ex]).squeeze(1)
-        return P
-
-    def send_back(self, P, x, ceiling):
-        """Rows scaled to x exactly, then mass above a ceiling sent back to its sources.
-
-        The rounds of `make_feasible` on the compact rows (float64, input units): the column
-        excess the dual ascent leaves (about tol, or float32 round-off) is sent back,
-        proportionally, to the centres of the rows it came from, which keeps rows, lowers the
-        cost, and can push a source at its own ceiling over it, so it is repeated.
-        """
-        centre = self.K // 2
-        xr = x.reshape(-1)[self.idx]
-        rows = P.sum(dim=1)
-        P = P * torch.where(rows > 0, xr / rows.clamp_min(1e-300), 0).unsqueeze(1)
-        P[:, centre] += torch.where(rows > 0, 0, xr)
-        dest = self.destinations()
-        u = ceiling.reshape(-1)
-        for _ in range(_SEND_BACK_ROUNDS):
-            cols = self.columns(P)[:-1]
-            excess = (cols - u).clamp_min(0)
-            if not bool((excess > _SEND_BACK_RTOL * u).any()):
-                break
-            own = torch.zeros_like(cols).index_copy_(0, self.idx, P[:, centre])
-            incoming = cols - own
-            fraction = torch.where(
-                incoming > 0, (excess / incoming.clamp_min(1e-300)).clamp(max=1.0), 0
-            )
-            back = P * torch.cat([fraction, fraction.new_zeros(1)])[dest]
-            back[:, centre] = 0
-            P = P - back
-            P[:, centre] += back.sum(dim=1)
         return P
 
     def feasible_rows(self, P, x, eps_total, cost):

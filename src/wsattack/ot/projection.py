@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from wsattack.errors import ConfigError
 from wsattack.ot.cost import check_cost
-from wsattack.ot.inputs import check_duals, check_solver_args, normalize
+from wsattack.ot.inputs import ceiling, check_duals, check_solver_args, normalize
 from wsattack.ot.local import LocalCost
 from wsattack.ot.sinkhorn import Capacity, LinearObjective, Projection, QuadraticObjective, solve
-
-
-def _ceiling(capacity, x: torch.Tensor) -> torch.Tensor:
-    """The pixel ceiling in input units and the working dtype: max(capacity, x)."""
-    cap = torch.as_tensor(capacity, dtype=x.dtype, device=x.device)
-    try:
-        cap = torch.broadcast_to(cap, x.shape)
-    except RuntimeError as err:
-        raise ConfigError(
-            f"capacity of shape {tuple(cap.shape)} does not broadcast to x {tuple(x.shape)}"
-        ) from err
-    if torch.isnan(cap).any() or (cap <= 0).any():
-        raise ConfigError("capacity must be > 0 (and not NaN)")
-    return torch.maximum(cap, x)
 
 
 def _run(
@@ -49,9 +34,9 @@ def _run(
         scale = prob.mass.view(-1, 1, 1, 1)
         cap = None
         if capacity is not None:
-            ceiling = _ceiling(capacity, x.to(prob.x.dtype))
+            top = ceiling(capacity, x, prob.x.dtype)
             cost64 = check_cost(cost).to(dtype=torch.float64, device=x.device)
-            cap = Capacity(torch.maximum(ceiling / scale, prob.x), cost64)
+            cap = Capacity(top / scale, cost64)
         res = solve(
             prob.x,
             prob.eps,
@@ -66,7 +51,7 @@ def _run(
         )
         z = res.z * scale
         if capacity is not None:
-            z = torch.minimum(z, ceiling)  # round-off of the rescaling only
+            z = torch.minimum(z, top)  # round-off of the rescaling only
         z = z.to(x.dtype)
     return Projection(z, res.duals, res.iterations, res.converged, res.cost, res.marginal)
 

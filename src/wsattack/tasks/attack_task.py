@@ -34,7 +34,7 @@ from wsattack.attacks.verify import verify
 from wsattack.data import ImageData
 from wsattack.errors import ConfigError
 from wsattack.results import ResultTable
-from wsattack.results.plots import plot_examples
+from wsattack.results.plots import plot_curves, plot_examples
 from wsattack.results.robustness import (
     accuracy_at,
     unmeasured_at,
@@ -44,7 +44,6 @@ from wsattack.results.robustness import (
 from wsattack.smoothing import SmoothedClassifier
 from wsattack.smoothing.attackable import HardVoteJudge, SmoothedSoftmax
 from wsattack.tasks.registry import register_task
-from wsattack.tasks.report_task import plot_runs
 from wsattack.tasks.setup import load_data, load_model, prepare
 
 log = logging.getLogger("wsattack")
@@ -260,7 +259,7 @@ def _finish(frame, run_dir: Path, cfg, attack=None) -> None:
         {"eps": float(r), "accuracy": float(a), "unmeasured": int(u)}
         for r, a, u in zip(grid, acc, unmeasured, strict=True)
     )
-    plot_runs(
+    plot_curves(
         {cfg.model.name: (grid, acc, unmeasured_stretches(grid, eps, failed))},
         run_dir / "accuracy_vs_eps.png",
         "Wasserstein radius" if _is_wasserstein(attack, cfg) else "radius",

@@ -15,18 +15,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from wsattack.errors import ConfigError  # noqa: E402
-from wsattack.results import ResultTable  # noqa: E402
-from wsattack.results.robustness import (  # noqa: E402
+from wsattack.errors import ConfigError
+from wsattack.results import ResultTable
+from wsattack.results.plots import plot_curves
+from wsattack.results.robustness import (
     accuracy_at,
     accuracy_curve,
     unmeasured_at,
@@ -48,7 +43,7 @@ def run_report(cfg, run_dir: Path) -> None:
     radii = _radii(cfg.radii)
     frames = {label: _examples(run) for label, run in zip(labels, runs, strict=True)}
     curves = {label: _curve(frame, radii) for label, frame in frames.items()}
-    plot_runs(
+    plot_curves(
         curves, run_dir / "accuracy_vs_eps.png", cfg.xlabel, "adversarial accuracy", cfg.title or ""
     )
     rows = [_row(label, run, frames[label], radii) for label, run in zip(labels, runs, strict=True)]
@@ -121,41 +116,6 @@ def _curve(frame: pd.DataFrame, radii):
         return grid, accuracy, np.zeros(len(grid), dtype=bool)
     grid, accuracy, _ = unmeasured_curve(_eps(frame), failed, radii)
     return grid, accuracy, unmeasured_stretches(grid, _eps(frame), failed)
-
-
-def plot_runs(curves: dict, path: Path, xlabel: str, ylabel: str, title: str = "") -> None:
-    """One step curve per label from (x, y, dashed): y drops at each x, and step i (from x[i] to
-    x[i+1] at height y[i]) is dashed where dashed[i] (an accuracy not backed by the attack)."""
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    any_dashed = False
-    for k, (label, (x, y, dashed)) in enumerate(curves.items()):
-        x, y, dashed = np.asarray(x, float), np.asarray(y, float), np.asarray(dashed, bool)
-        color = colors[k % len(colors)]
-        flat = [((x[i], y[i]), (x[i + 1], y[i])) for i in range(len(x) - 1)]
-        drops = [((x[i + 1], y[i]), (x[i + 1], y[i + 1])) for i in range(len(x) - 1)]
-        styles = ["--" if dashed[i] else "-" for i in range(len(flat))]
-        any_dashed |= bool(dashed[: len(flat)].any())
-        ax.add_collection(
-            LineCollection(flat + drops, colors=color, linestyles=styles + ["-"] * len(drops))
-        )
-        ax.plot(x[:1], y[:1], color=color, label=label)  # the legend entry (and a lone point)
-    ax.autoscale_view()
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    if title:
-        ax.set_title(title)
-    handles, labels = ax.get_legend_handles_labels()
-    if any_dashed:
-        handles.append(Line2D([], [], color="gray", linestyle="--"))
-        labels.append("upper bound: not attacked there")
-    if len(handles) > 1:
-        ax.legend(handles, labels)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _row(label: str, run: Path, frame: pd.DataFrame, radii: list[float]) -> dict:
