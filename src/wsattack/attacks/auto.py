@@ -2,7 +2,7 @@
 
 Frank-Wolfe (the cheapest strong attack) runs on every example; PGD with the exact projection
 then runs on the examples still standing or broken only above `rerun_above`, searching only
-below what Frank-Wolfe found and starting from its adversarial point's radius. Per example the
+below the radius Frank-Wolfe found. Per example the
 smallest radius whose adversarial point passes the exact check is kept, with the name of the
 attack that found it (`AttackResult.found_by`). A candidate that fails the exact check is
 discarded, so `auto` never reports a larger radius than any attack it ran, nor an unverified
@@ -18,7 +18,7 @@ from wsattack.attacks.plan_attack import PlanAttack
 from wsattack.attacks.plan_pgd import WassersteinPlanPGD
 from wsattack.attacks.registry import register_attack
 from wsattack.attacks.result import NOT_FOOLED, AttackResult
-from wsattack.attacks.verify import ATOL, RTOL
+from wsattack.attacks.verify import within_radius
 
 
 @register_attack("auto")
@@ -58,36 +58,40 @@ class AutoWasserstein:
 
     def __call__(self, images, labels, targets=None) -> AttackResult:
         (first_name, first), (second_name, second) = self.stages.items()
-        best = self._verified(first(images, labels, targets), images)
+        best = first(images, labels, targets)
+        broken = (best.success & (best.eps_found > 0)).nonzero().squeeze(1)
+        _forget(best, broken[~self._exact(images, best, broken)], images)
         found_by = [first_name if torch.isfinite(e) and e > 0 else "" for e in best.eps_found]
         rows = (~best.success | (best.eps_found > self.rerun_above)).nonzero().squeeze(1)
         if len(rows):
             sub_targets = None if targets is None else targets[rows]
             hi = best.eps_found[rows]
             start = best.adv[rows].to(images.device)
-            again = self._verified(
-                second(images[rows], labels[rows], sub_targets, start=start, hi=hi), images[rows]
-            )
-            better = again.eps_found < best.eps_found[rows]
+            again = second(images[rows], labels[rows], sub_targets, start=start, hi=hi)
+            better = again.success & (again.eps_found < hi)
+            candidates = better.nonzero().squeeze(1)
+            better[candidates] = self._exact(images[rows], again, candidates)
             _take(best, again, rows, better)
             for r in rows[better].tolist():
                 found_by[r] = second_name
         best.found_by = found_by
         return best
 
-    def _verified(self, result: AttackResult, images) -> AttackResult:
-        """Drop successes whose exact distance exceeds their radius (treated as not found)."""
-        broken = result.success & (result.eps_found > 0)
-        if broken.any():
-            idx = broken.nonzero().squeeze(1)
-            dist = self.ball.distance(images[idx].cpu(), result.adv[idx].cpu())
-            bad = idx[dist > result.eps_found[idx].cpu() * (1 + RTOL) + ATOL]
-            result.success[bad] = False
-            result.eps_found[bad] = NOT_FOOLED
-            result.adv[bad] = images[bad].to(result.adv)
-            result.adv_pred[bad] = result.clean_pred[bad]
-            result.radius[bad] = 0.0
-        return result
+    def _exact(self, images, result: AttackResult, idx) -> torch.Tensor:
+        """Whether the examples `idx` pass the exact check at their eps_found."""
+        if len(idx) == 0:
+            return torch.zeros(0, dtype=torch.bool)
+        distance = self.ball.distance(images[idx].cpu(), result.adv[idx].cpu())
+        return within_radius(distance, result.eps_found[idx])
+
+
+def _forget(result: AttackResult, bad, images) -> None:
+    """Treat the examples `bad` (which failed the exact check) as never broken."""
+    result.success[bad] = False
+    result.eps_found[bad] = NOT_FOOLED
+    result.adv[bad] = images[bad].to(result.adv)
+    result.adv_pred[bad] = result.clean_pred[bad]
+    result.radius[bad] = 0.0
 
 
 def _take(best: AttackResult, other: AttackResult, rows, better) -> None:

@@ -7,6 +7,8 @@ import torch
 
 from wsattack.ot import Duals, exact_cost, project, wasserstein_cost
 
+PIXEL_CEILING = 1.0  # images are in [0, 1]
+
 
 class WassersteinBall:
     """The local Wasserstein ball of Wong et al. 2019: k x k transport plans, cost d**p.
@@ -34,6 +36,11 @@ class WassersteinBall:
         self.lam, self.sinkhorn_iters, self.tol = lam, sinkhorn_iters, tol
         self.capacity = bool(capacity)
 
+    @property
+    def ceiling(self) -> float | None:
+        """The pixel ceiling the solvers take as `capacity` (None without the constraint)."""
+        return PIXEL_CEILING if self.capacity else None
+
     def project(self, x: torch.Tensor, w: torch.Tensor, eps: torch.Tensor, duals: Duals | None):
         res = project(
             x,
@@ -45,7 +52,7 @@ class WassersteinBall:
             tol_dual=self.tol,
             tol_marginal=self.tol,
             duals=duals,
-            capacity=1.0 if self.capacity else None,
+            capacity=self.ceiling,
         )
         return res.z, res.duals
 

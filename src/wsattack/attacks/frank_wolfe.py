@@ -24,7 +24,9 @@ class WassersteinFW(PlanAttack):
 
     steps: Frank-Wolfe steps per radius tried. gamma: the oracle's entropy weight (relative to
     the largest gradient entry; smaller = closer to the LP oracle). oracle_iters: its dual
-    iterations (warm-started from step to step). Search and ball settings: see `PlanAttack`.
+    iterations (warm-started from step to step). warm_step: an attempt that starts from a
+    point already found takes steps 2 / (t + warm_step + 2), so its first step does not throw
+    that point away. Search and ball settings: see `PlanAttack`.
 
     Examples
     --------
@@ -47,22 +49,19 @@ class WassersteinFW(PlanAttack):
             raise ConfigError("steps and oracle_iters must be >= 1 and warm_step >= 0")
         if not gamma > 0:
             raise ConfigError(f"gamma must be positive, got {gamma}")
-        self.steps, self.gamma, self.oracle_iters, self.warm_step = (
-            steps,
-            gamma,
-            oracle_iters,
-            warm_step,
-        )
+        self.steps, self.gamma, self.oracle_iters = steps, gamma, oracle_iters
+        self.warm_step = warm_step
 
     def _settings(self) -> dict:
-        return {"steps": self.steps, "gamma": self.gamma, **super()._settings()}
+        mine = {"steps": self.steps, "gamma": self.gamma, "oracle_iters": self.oracle_iters}
+        return {**mine, **super()._settings()}
 
     def attempt(self, x, labels, targets, eps, start):
         """Frank-Wolfe at radii `eps` from `start` until fooled or `steps` steps."""
         cold = bool(torch.equal(start, x))
         offset = 0 if cold else self.warm_step
         z = start.clone()
-        run = self.new_run(x, labels, targets, z)
+        run = self.new_run(labels, targets, z)
         state = None
         for t in range(self.steps):
             grad, standing = run.check(z)
@@ -76,7 +75,7 @@ class WassersteinFW(PlanAttack):
                 eps[standing],
                 self.ball.cost,
                 gamma=self.gamma,
-                capacity=self.capacity,
+                capacity=self.ball.ceiling,
                 max_iter=self.oracle_iters,
                 state=state,
             )

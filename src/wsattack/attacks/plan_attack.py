@@ -13,8 +13,6 @@ from wsattack.attacks.result import AttackResult
 from wsattack.attacks.search import Attempt, RadiusSearch
 from wsattack.errors import ConfigError
 
-PIXEL_CEILING = 1.0  # images are in [0, 1]
-
 
 class PlanAttack:
     """Base of the attacks over local transport plans: `attack(images, labels, targets=None)`.
@@ -46,14 +44,13 @@ class PlanAttack:
         if loss not in LOSSES:
             raise ConfigError(f"unknown attack loss {loss!r}; choose from: {', '.join(LOSSES)}")
         self.model, self.judge, self.loss = model, judge, loss
-        self.ball = WassersteinBall(kernel_size, p, metric)
-        self.capacity = PIXEL_CEILING if capacity else None
+        self.ball = WassersteinBall(kernel_size, p, metric, capacity=capacity)
         self.search = RadiusSearch(eps0=eps0, factor=factor, eps_max=eps_max, rtol=rtol)
 
     def _settings(self) -> dict:
         return {
             "kernel_size": self.ball.cost.shape[0],
-            "capacity": self.capacity is not None,
+            "capacity": self.ball.capacity,
             "loss": self.loss,
             "eps0": self.search.eps0,
             "eps_max": self.search.eps_max,
@@ -113,8 +110,8 @@ class PlanAttack:
         """With capacity, z is in [0, 1] up to round-off; without, this is the paper's clamp."""
         return z.clamp(0, 1)
 
-    def new_run(self, x, labels, targets, z) -> _AttemptRun:
-        return _AttemptRun(self, labels, targets, len(x), z.device)
+    def new_run(self, labels, targets, z) -> _AttemptRun:
+        return _AttemptRun(self, labels, targets, z)
 
 
 def _fooled(pred, labels, targets) -> torch.Tensor:
@@ -124,18 +121,21 @@ def _fooled(pred, labels, targets) -> torch.Tensor:
 class _AttemptRun:
     """One fixed-radius attempt's state: the standing examples and what the fooled ones found."""
 
-    def __init__(self, attack: PlanAttack, labels, targets, n, device):
+    def __init__(self, attack: PlanAttack, labels, targets, z):
+        n, device = len(z), z.device
         self.attack, self.labels, self.targets = attack, labels, targets
         self.fooled = torch.zeros(n, dtype=torch.bool, device=device)
         self.iterations = torch.zeros(n, dtype=torch.long, device=device)
         self.pred = torch.full((n,), -1, dtype=torch.long, device=device)
-        self.found: torch.Tensor | None = None
+        self.found = z.detach().clone()
         self.standing = torch.arange(n, device=device)
         self.kept = self.standing
 
     def check(self, z, final: bool = False):
         """Judge the standing examples at z; returns (loss gradient, indices still standing)."""
         rows = self.standing
+        if len(rows) == 0:
+            return None, rows
         adv = z[rows].detach().requires_grad_(not final)
         targets = None if self.targets is None else self.targets[rows]
         with torch.enable_grad():
@@ -146,8 +146,6 @@ class _AttemptRun:
         pred = self.attack.judge(adv.detach()) if self.attack.judge else logits.argmax(1)
         self.pred[rows] = pred.detach()
         hit = _fooled(pred, self.labels[rows], targets)
-        if self.found is None:
-            self.found = z.detach().clone()
         self.found[rows[hit]] = z[rows[hit]].detach()
         self.fooled[rows[hit]] = True
         self.kept = ~hit

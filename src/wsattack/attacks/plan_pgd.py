@@ -46,7 +46,7 @@ class WassersteinPlanPGD(PlanAttack):
         mass = x.flatten(1).sum(1).view(-1, 1, 1, 1, 1)
         plan = identity_plan(x, k)
         z = x.clone()
-        run = self.new_run(x, labels, targets, z)
+        run = self.new_run(labels, targets, z)
         for _ in range(self.steps):
             grad, standing = run.check(z)
             if len(standing) == 0:
@@ -56,14 +56,14 @@ class WassersteinPlanPGD(PlanAttack):
             step = (self.alpha * eps[standing]).view(-1, 1, 1, 1, 1).to(gp) * mass[standing]
             moved = plan[standing] + step * gp / scale
             projected = project_plan(moved, x[standing], eps[standing], self.ball.cost)
-            if self.capacity is not None:
+            if self.ball.capacity:
                 budget = eps[standing].to(projected) * mass[standing].flatten().to(projected)
                 projected = make_feasible(
                     projected.double(),
                     x[standing],
                     budget,
                     self.ball.cost,
-                    torch.tensor(self.capacity, dtype=torch.float64),
+                    torch.tensor(self.ball.ceiling, dtype=torch.float64),
                 )
             plan[standing] = projected.to(plan.dtype)
             z[standing] = self.round_off(column_sums(plan[standing])).to(z.dtype)

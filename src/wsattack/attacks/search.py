@@ -108,6 +108,9 @@ class RadiusSearch:
 
 
 class _State:
+    """Per example: the bracket [lo, hi], the point found at hi (and its prediction), and the
+    last iterate of the latest failed attempt (the warm start upward)."""
+
     def __init__(self, x, fooled, pred, start, hi):
         n = len(x)
         f64 = dict(dtype=torch.float64, device=x.device)
@@ -115,22 +118,21 @@ class _State:
         self.lo = torch.zeros(n, **f64)
         self.hi = torch.full((n,), float("inf"), **f64) if hi is None else hi.to(**f64).clone()
         self.adv = x.clone() if start is None else start.clone()
-        self.last = x.clone()
-        self.iterations = torch.zeros(n, dtype=torch.long, device=x.device)
         self.pred = pred.clone()
+        self.last, self.last_pred = x.clone(), pred.clone()
+        self.iterations = torch.zeros(n, dtype=torch.long, device=x.device)
 
     def record(self, rows, eps, out: Attempt) -> None:
         self.iterations[rows] += out.iterations
         won, lost = rows[out.success], rows[~out.success]
         self.hi[won] = torch.minimum(self.hi[won], eps[out.success])
-        self.adv[won] = out.adv[out.success]
-        self.pred[won] = out.pred[out.success]
+        self.adv[won], self.pred[won] = out.adv[out.success], out.pred[out.success]
         self.lo[lost] = torch.maximum(self.lo[lost], eps[~out.success])
-        self.last[lost] = out.adv[~out.success]
-        never = lost[torch.isinf(self.hi[lost])]
-        self.adv[never] = self.last[never]
-        self.pred[never] = out.pred[~out.success][torch.isinf(self.hi[lost])]
+        self.last[lost], self.last_pred[lost] = out.adv[~out.success], out.pred[~out.success]
 
     def result(self) -> SearchResult:
         found = torch.where(self.fooled, 0.0, self.hi)
-        return SearchResult(found, self.lo, self.adv, self.iterations, self.pred)
+        never = (~self.fooled & torch.isinf(self.hi)).view(-1, *[1] * (self.x.dim() - 1))
+        adv = torch.where(never, self.last, self.adv)
+        pred = torch.where(never.flatten(), self.last_pred, self.pred)
+        return SearchResult(found, self.lo, adv, self.iterations, pred)

@@ -26,8 +26,8 @@ class WassersteinStep:
     """Steepest ascent in the Wasserstein geometry (the paper's eq. 14 / appendix D): the point of
     the alpha-Wasserstein ball around the current iterate that maximizes the linearized loss.
 
-    It uses the cost and solver settings of the attack's `WassersteinBall`. The gradient is
-    scaled to unit l_inf norm so that `lam` means the same for every example.
+    It uses the cost, solver settings and capacity of the attack's `WassersteinBall`. The
+    gradient is scaled to unit l_inf norm so that `lam` means the same for every example.
     """
 
     def __init__(self, ball: WassersteinBall):
@@ -37,7 +37,13 @@ class WassersteinStep:
         g = grad / _per_example_norm(grad, float("inf"))
         ball = self.ball
         return project_linear(
-            adv.clamp_min(0), g, alpha, ball.cost, lam=ball.lam, max_iter=ball.sinkhorn_iters
+            adv.clamp_min(0),
+            g,
+            alpha,
+            ball.cost,
+            lam=ball.lam,
+            max_iter=ball.sinkhorn_iters,
+            capacity=ball.ceiling,
         ).z
 
 

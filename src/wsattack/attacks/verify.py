@@ -25,6 +25,11 @@ class Verification:
     l2: torch.Tensor
 
 
+def within_radius(distance: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """The verification rule: an exact distance within the recorded radius, up to RTOL/ATOL."""
+    return distance <= radius.cpu() * (1 + RTOL) + ATOL
+
+
 def verify(ball, images: torch.Tensor, result: AttackResult, exact: bool = True) -> Verification:
     x, adv = images.cpu().double(), result.adv.cpu().double()
     delta = (adv - x).flatten(1)
@@ -32,7 +37,7 @@ def verify(ball, images: torch.Tensor, result: AttackResult, exact: bool = True)
     mass_change = (adv.flatten(1).sum(1) - mass) / mass.clamp_min(1e-12)
     if exact:
         distance = ball.distance(x, adv)
-        verified = (distance <= result.radius.cpu() * (1 + RTOL) + ATOL).long()
+        verified = within_radius(distance, result.radius).long()
     else:
         distance = torch.full((len(x),), -1.0, dtype=torch.float64)
         verified = torch.full((len(x),), -1, dtype=torch.long)
