@@ -70,18 +70,15 @@ def _send_back_excess(plan, ceiling, k, centre, round_off):
     The mass a pixel j keeps from itself is at most x_j <= ceiling_j, so the mass it receives
     from others always covers its excess: the fraction taken back is at most 1.
     """
-    for _ in range(_CAPACITY_ROUNDS):
-        cols = column_sums(plan)
-        excess = (cols - ceiling).clamp_min(0)
-        if not (excess > round_off * ceiling).any():
-            break
-        incoming = (cols - plan[:, :, centre]).clamp_min(torch.finfo(plan.dtype).tiny)
-        fraction = (excess / incoming).clamp(max=1.0)
-        back = plan * neighbours(fraction, k)
-        back[:, :, centre] = 0
-        plan = plan - back
-        plan[:, :, centre] += back.sum(dim=2)
-    return plan
+
+    def fraction(sub, top):
+        cols = column_sums(sub)
+        excess = (cols - top).clamp_min(0)
+        incoming = (cols - sub[:, :, centre]).clamp_min(torch.finfo(sub.dtype).tiny)
+        over = (excess > round_off * top).flatten(1).any(dim=1)
+        return (excess / incoming).clamp(max=1.0), over
+
+    return _return_inflows(plan, ceiling, k, centre, fraction)
 
 
 def _close_overfull_columns(plan, ceiling, k, centre, round_off):
@@ -89,14 +86,30 @@ def _close_overfull_columns(plan, ceiling, k, centre, round_off):
     a still over-full pixel back to its sources. Such a pixel then holds at most its own mass
     x_j <= ceiling_j for good (no move ever adds to it again), so this ends within a few rounds
     and loses only the flows into those few pixels."""
+
+    def fraction(sub, top):
+        over = column_sums(sub) > top * (1 + round_off)
+        return over.to(sub.dtype), over.flatten(1).any(dim=1)
+
+    return _return_inflows(plan, ceiling, k, centre, fraction)
+
+
+def _return_inflows(plan, ceiling, k, centre, fraction):
+    """Rounds of: (f, over) = fraction(plan, ceiling); every pixel j gives back the share f_j of
+    the mass others sent it, to the centres of its sources. Only the examples still `over` are
+    computed on (they converge at different rates)."""
+    active = torch.arange(len(plan), device=plan.device)
     for _ in range(_CAPACITY_ROUNDS):
-        over = column_sums(plan) > ceiling * (1 + round_off)
+        sub = plan[active]
+        share, over = fraction(sub, ceiling[active])
         if not over.any():
             break
-        back = plan * neighbours(over.to(plan.dtype), k)
+        active, sub = active[over], sub[over]
+        back = sub * neighbours(share[over], k)
         back[:, :, centre] = 0
-        plan = plan - back
-        plan[:, :, centre] += back.sum(dim=2)
+        sub = sub - back
+        sub[:, :, centre] += back.sum(dim=2)
+        plan[active] = sub
     return plan
 
 
