@@ -4,13 +4,15 @@ The issue's yardstick (a benchmark, not a test): the first N (default 100) MNIST
 Euclidean cost (p=1), 5x5 plans, radii 0.05 0.1 0.2 0.3 0.5 1.0 2.0, one CPU thread. For each
 model (default zoo:wong2019_mnist_robust; more with --model NAME=CHECKPOINT[@DATASET], e.g.
 fmnist_adv=outputs/strength/fmnist_adv/model.pt@fashion_mnist) and each attack (default
-wasserstein, wasserstein_pgd, wasserstein_fw, auto), runs `wsattack attack` in a child process
-into OUT/MODEL/ATTACK; the old `wasserstein` attack runs the issue's baseline (schedule=fixed at
-those radii, 50 iterations each). Then tabulates, per (model, attack): acc@r at each radius (and
-unmeasured@r, the examples counted robust at r that the attack never ran at r or beyond), seconds
-per image (mean time_s), unverified examples, the largest and smallest adversarial pixel and the
-largest |mass_change|; prints the table, writes OUT/strength.{json,csv}, and overlays each
-model's curves with `wsattack report` (OUT/MODEL/report/).
+wasserstein, hu2020, wasserstein_pgd, wasserstein_fw, auto), runs `wsattack attack` in a child
+process into OUT/MODEL/ATTACK; the old `wasserstein` attack runs the issue's baseline
+(schedule=fixed at those radii, 50 iterations each), and `hu2020` is it with the capacity
+constraint and the additive radius ramp (Hu et al. 2020). Then tabulates, per (model,
+attack): acc@r at each radius (and unmeasured@r, the examples counted robust at r that the
+attack never ran at r or beyond), seconds per image (mean time_s), unverified examples, the
+largest and smallest adversarial pixel and the largest |mass_change|; prints the table,
+writes OUT/strength.{json,csv}, and overlays each model's curves with `wsattack report`
+(OUT/MODEL/report/).
 
     python scripts/bench_attack_strength.py [--n 100] [--data DIR] [--zoo-dir DIR]
         [--attacks wasserstein,auto] [--model NAME=CHECKPOINT[@DATASET]]... [--out DIR]
@@ -41,15 +43,17 @@ from wsattack.models.zoo import fetch, zoo_entry
 from wsattack.paths import config_dir
 
 RADII = [0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
-ATTACKS = ["wasserstein", "wasserstein_pgd", "wasserstein_fw", "auto"]
+ATTACKS = ["wasserstein", "hu2020", "wasserstein_pgd", "wasserstein_fw", "auto"]
 DEFAULT_MODEL = ("wong2019_mnist_robust", "zoo:wong2019_mnist_robust", "mnist")
-# The issue's baseline for the original attack: every radius in turn, 50 PGD steps each.
-BASELINE = {
-    "wasserstein": [
-        "schedule=fixed",
-        f"schedule.radii=[{','.join(map(str, RADII))}]",
-        "schedule.max_iter=50",
-    ]
+# Benchmark entries that are an attack config with settings: the issue's baseline for the
+# original attack (every radius in turn, 50 PGD steps each), and Hu et al. 2020's attack (the
+# same projected-Sinkhorn PGD with the capacity constraint and their additive radius ramp).
+VARIANTS = {
+    "wasserstein": (
+        "wasserstein",
+        ["schedule=fixed", f"schedule.radii=[{','.join(map(str, RADII))}]", "schedule.max_iter=50"],
+    ),
+    "hu2020": ("wasserstein", ["schedule=ramp", "attack.params.capacity=true"]),
 }
 # The threat model every attack is run under, where its config has the parameter.
 THREAT = {"p": 1, "kernel_size": 5, "metric": "euclidean"}
@@ -106,7 +110,7 @@ def models(args) -> list[tuple[str, str, str]]:
 
 def attacks(args) -> list[str]:
     names = [a.strip() for a in args.attacks.split(",") if a.strip()]
-    known = sorted(p.stem for p in (config_dir() / "attack").glob("*.yaml"))
+    known = sorted({p.stem for p in (config_dir() / "attack").glob("*.yaml")} | set(VARIANTS))
     missing = [a for a in names if a not in known]
     if not names or missing:
         fail(f"unknown attack(s) {missing or names}; configs/attack has: {', '.join(known)}")
@@ -171,9 +175,10 @@ def run_attack(model, attack: str, args, arch: str, run_dir: Path, n: int) -> No
     if not args.skip_existing and run_dir.exists():
         shutil.rmtree(run_dir)  # a fresh run: its time_s is this machine's now
     print(f"== {name} / {attack}: first {args.n} {dataset} test images -> {run_dir}", flush=True)
+    config, settings = VARIANTS.get(attack, (attack, []))
     wsattack(
         "attack",
-        f"attack={attack}",
+        f"attack={config}",
         f"dataset={dataset}",
         f"dataset.root={args.data}",
         f"dataset.limit={args.n}",
@@ -181,8 +186,8 @@ def run_attack(model, attack: str, args, arch: str, run_dir: Path, n: int) -> No
         f"model.checkpoint={checkpoint}",
         f"zoo.dir={args.zoo_dir}",
         f"attack.report_radii=[{','.join(map(str, RADII))}]",
-        *threat_overrides(attack),
-        *BASELINE.get(attack, []),
+        *threat_overrides(config),
+        *settings,
         "cpu_threads=1",
         f"device={args.device}",
         f"hydra.run.dir={run_dir}",
