@@ -83,6 +83,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="reuse finished runs and resume unfinished ones (default: rerun from scratch)",
     )
+    parser.add_argument(
+        "--no-default-model",
+        action="store_true",
+        help=f"attack only the --model models, not {DEFAULT_MODEL[1]}",
+    )
     return parser.parse_args(argv)
 
 
@@ -92,8 +97,9 @@ def fail(message: str, code: int = USAGE_ERROR) -> None:
 
 
 def models(args) -> list[tuple[str, str, str]]:
-    """(name, checkpoint, dataset) of the default model and each --model."""
-    chosen = [DEFAULT_MODEL]
+    """(name, checkpoint, dataset) of the default model (unless --no-default-model) and each
+    --model."""
+    chosen = [] if args.no_default_model else [DEFAULT_MODEL]
     for spec in args.model:
         name, sep, rest = spec.partition("=")
         checkpoint, _, dataset = rest.partition("@")
@@ -102,6 +108,8 @@ def models(args) -> list[tuple[str, str, str]]:
         if not NAME.match(name):
             fail(f"--model name {name!r}: use letters, digits, _ . - only")
         chosen.append((name, checkpoint, dataset or "mnist"))
+    if not chosen:
+        fail("no model to attack: give --model NAME=CHECKPOINT or drop --no-default-model")
     names = [m[0] for m in chosen]
     if len(set(names)) != len(names):
         fail(f"model names must be distinct, got {names}")
