@@ -5,8 +5,9 @@ to P (the image gradient seen from each source, `plans.neighbours`), normalized 
 then the exact Euclidean projection onto {P >= 0, P 1 = x, <C, P> <= eps}
 (`wsattack.ot.project_plan`). With capacity, the projected plan is then rounded below the pixel
 ceiling by `make_feasible` (excess sent back to its sources): `project_plan(capacity=...)` is
-the exact capacity projection, but about 15x slower, too slow for every step. The image is the
-plan's column sums, in the ball (and below the ceiling) by construction.
+the exact capacity projection, but 14x slower (0.52 s against 0.037 s on 30 MNIST images),
+too slow for every step, and the rounding costs strength (tests/test_strong_attacks.py). The
+image is the plan's column sums, in the ball (and below the ceiling) by construction.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import torch
 from wsattack.attacks.plan_attack import PlanAttack
 from wsattack.attacks.registry import register_attack
 from wsattack.errors import ConfigError
+from wsattack.ot import project_plan
 from wsattack.ot.feasible import make_feasible
-from wsattack.ot.plan_projection import project_plan
 from wsattack.ot.plans import column_sums, identity_plan, neighbours
 
 

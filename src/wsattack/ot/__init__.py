@@ -1,8 +1,14 @@
-"""wsattack.ot: the shared projected-Sinkhorn kernel (Wong, Schmidt & Kolter 2019, section 4).
+"""wsattack.ot: the shared OT kernels of the local Wasserstein ball.
 
 - `wasserstein_cost`: k x k local ground costs.
-- `project`: projection onto a local Wasserstein ball (Lemma 1, Algorithm 2), always feasible.
+- `project`: projection onto a local Wasserstein ball by projected Sinkhorn (Wong, Schmidt &
+  Kolter 2019, Lemma 1, Algorithm 2), always feasible; `capacity=` adds Hu et al. 2020's pixel
+  ceiling.
 - `project_linear`: maximize a linear objective over the ball (eq. 14, appendix D).
+- `project_plan`: the exact Euclidean projection of a local transport plan (Wu et al. 2020).
+- `linear_oracle`: the entropic linear oracle over plans for Frank-Wolfe (Wu et al. 2020).
+- `plans`: local plans as (B, C, k*k, H, W) tensors; `feasible.make_feasible` rounds any plan to
+  an exactly feasible one.
 - `exact_cost`: exact (network simplex) transport cost between two images, for verification.
 """
 
