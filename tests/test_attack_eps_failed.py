@@ -130,8 +130,8 @@ def test_unmeasured_curve_and_dashed_stretches():
 
 def test_wasserstein_axis_label_for_every_wasserstein_attack(trained):
     model = trained[0]
-    assert _is_wasserstein(WassersteinPGD(model), None)
-    assert not _is_wasserstein(LinfPGD(model), None)
+    assert _is_wasserstein(WassersteinPGD(model))
+    assert not _is_wasserstein(LinfPGD(model))
 
 
 def test_unmeasured_warning_says_what_would_measure_it(caplog):

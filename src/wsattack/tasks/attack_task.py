@@ -69,7 +69,6 @@ EXAMPLE_COLUMNS = [
 ]
 PARTS = "adversarial_parts"
 ADDED_COLUMNS = ("eps_failed", "found_by")  # absent from examples.csv of older versions
-LP_ATTACKS = ("linf_pgd", "l2_pgd")
 
 
 @register_task(
@@ -248,7 +247,7 @@ def _merge_parts(run_dir: Path) -> dict[str, torch.Tensor]:
     return merged
 
 
-def _finish(frame, run_dir: Path, cfg, attack=None) -> None:
+def _finish(frame, run_dir: Path, cfg, attack) -> None:
     merged = _merge_parts(run_dir)
     radii = list(cfg.attack.report_radii)
     eps, failed = _eps(frame)
@@ -262,7 +261,7 @@ def _finish(frame, run_dir: Path, cfg, attack=None) -> None:
     plot_curves(
         {cfg.model.name: (grid, acc, unmeasured_stretches(grid, eps, failed))},
         run_dir / "accuracy_vs_eps.png",
-        "Wasserstein radius" if _is_wasserstein(attack, cfg) else "radius",
+        "Wasserstein radius" if _is_wasserstein(attack) else "radius",
         "adversarial accuracy",
     )
     if merged:
@@ -277,20 +276,15 @@ def _eps(frame) -> tuple[np.ndarray, np.ndarray]:
     return frame["eps_found"].to_numpy(dtype=float), frame["eps_failed"].to_numpy(dtype=float)
 
 
-def _is_wasserstein(attack, cfg) -> bool:
+def _is_wasserstein(attack) -> bool:
     """Every Wasserstein attack (its ball says so), not only the one named `wasserstein`."""
-    ball = getattr(attack, "ball", None)
-    if ball is not None:
-        return isinstance(ball, WassersteinBall)
-    return str(cfg.attack.name) not in LP_ATTACKS
+    return isinstance(attack.ball, WassersteinBall)
 
 
 def _schedule_start(attack) -> float | None:
-    """The first radius the attack's schedule tries, when it has one of `Stage`s."""
-    try:
-        return float(attack.schedule[0].radius(0))
-    except (AttributeError, IndexError, TypeError, ValueError):
-        return None
+    """The first radius the attack's schedule tries (None for attacks without a schedule)."""
+    stages = getattr(attack, "schedule", None)
+    return float(stages[0].radius(0)) if stages else None
 
 
 def _warn_unmeasured(eps, failed, radii, start: float | None) -> None:
