@@ -257,3 +257,20 @@ def test_bad_inputs():
         project_plan(plan, x, 0.1, cost, tol=0.0)
     with pytest.raises(ConfigError, match="torch tensors"):
         project_plan(plan.numpy(), x, 0.1, cost)
+
+
+def test_warm_prices_give_the_same_projection_in_fewer_rounds():
+    """The prices a projection returns warm-start the next one: the same answer, and on the
+    same input far fewer rounds of dual ascent suffice (max_iter also bounds the search for the
+    budget's multiplier, which takes 5 to 10 evaluations, hence 10)."""
+    x, plan = _images(noise=0.1)
+    cost = wasserstein_cost(5, 1)
+    prices = torch.zeros_like(x)
+    cold = project_plan(plan, x, 0.05, cost, capacity=1.0, prices=prices)
+    assert (prices > 0).any()  # the ceiling binds, so some price is positive
+    warm = project_plan(plan, x, 0.05, cost, capacity=1.0, prices=prices, max_iter=10)
+    assert (warm - cold).abs().max() <= 1e-6 * cold.abs().max()
+    unwarmed = project_plan(plan, x, 0.05, cost, capacity=1.0, max_iter=10)
+    assert (unwarmed - cold).abs().max() > 1e-3  # cold, 10 rounds are not enough
+    with pytest.raises(ConfigError, match="prices"):
+        project_plan(plan, x, 0.05, cost, capacity=1.0, prices=torch.zeros(1, 1, 2, 2))

@@ -154,19 +154,20 @@ def attacks(binary):
     return results
 
 
-GAPS = {
-    "wasserstein_fw": "wasserstein_fw (steps=20, gamma=0.03, oracle_iters=20) stops at 1.0507 x "
-    "the LP minimum on binary example 3 (LP radius 0.0392); 60 steps reach 1.017",
-    "wasserstein_pgd": "wasserstein_pgd (steps=20, alpha=0.5) stops at 1.70 x the LP minimum on "
-    "binary example 3 and 1.22 x on example 0 (1.41 / 1.22 with 60 steps): since 4afd471 it "
-    "projects without the capacity and then rounds with make_feasible, which returns the mass "
-    "sent onto saturated pixels; with project_plan's capacity (0e58d1c) it was within 1.01 x",
-    "auto": "auto keeps the better of its stages, both above 5% on binary example 3: 1.0507 x",
-}
+FW_GAP = (
+    "wasserstein_fw (steps=20, gamma=0.03, oracle_iters=20) stops at 1.0507 x the LP minimum on "
+    "binary example 3 (LP radius 0.0392); 60 steps reach 1.017"
+)
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.xfail(strict=False, reason=GAPS[n])) for n in NAMES]
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=False, reason=FW_GAP))
+        if n == "wasserstein_fw"
+        else n
+        for n in NAMES
+    ],
 )
 def test_radius_within_five_percent_of_the_lp_minimum(attacks, binary, name):
     *_, lp = binary

@@ -38,7 +38,7 @@ class AutoWasserstein:
         model,
         fw_steps: int = 20,
         fw_gamma: float = 0.03,
-        pgd_steps: int = 20,
+        pgd_steps: int = 10,
         pgd_alpha: float = 0.5,
         rerun_above: float = 0.0,
         **shared,
