@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.optimize
 import torch
 from conftest import train_tiny_classifier
+from local_lp import image_projection
 
 from wsattack.attacks import WassersteinPGD
 from wsattack.attacks.verify import verify
@@ -102,50 +102,6 @@ def test_a_far_ceiling_changes_nothing(dtype):
             assert torch.equal(capped.iterations, free.iterations)
 
 
-def _exact_capped_projection(x, w, eps, cost, ceiling):
-    """min ||w - Pi^T 1||^2 / 2 s.t. Pi 1 = x, Pi^T 1 <= ceiling, <Pi, C> <= eps (SLSQP)."""
-    H, W = x.shape
-    r = cost.shape[0] // 2
-    pairs = [
-        (i * W + j, (i + di) * W + j + dj, cost[di + r, dj + r])
-        for i, j in zip(*np.nonzero(x), strict=True)
-        for di in range(-r, r + 1)
-        for dj in range(-r, r + 1)
-        if 0 <= i + di < H and 0 <= j + dj < W
-    ]
-    src, dst = np.zeros((H * W, len(pairs))), np.zeros((H * W, len(pairs)))
-    for v, (a, b, _) in enumerate(pairs):
-        src[a, v], dst[b, v] = 1.0, 1.0
-    c = np.array([p[2] for p in pairs])
-    keep, wf = src.any(axis=1), w.ravel()
-
-    def obj(p):
-        d = dst @ p - wf
-        return 0.5 * d @ d, dst.T @ d
-
-    cons = [
-        {
-            "type": "eq",
-            "fun": lambda p: src[keep] @ p - x.ravel()[keep],
-            "jac": lambda _: src[keep],
-        },
-        {"type": "ineq", "fun": lambda p: eps - c @ p, "jac": lambda p: -c[None]},
-        {"type": "ineq", "fun": lambda p: ceiling - dst @ p, "jac": lambda p: -dst},
-    ]
-    p0 = np.array([x.ravel()[a] if a == b else 0.0 for a, b, _ in pairs])
-    sol = scipy.optimize.minimize(
-        obj,
-        p0,
-        jac=True,
-        bounds=[(0, None)] * len(pairs),
-        constraints=cons,
-        method="SLSQP",
-        options={"maxiter": 1000, "ftol": 1e-14},
-    )
-    assert sol.success, sol.message
-    return (dst @ sol.x).reshape(H, W)
-
-
 def test_approaches_exact_capped_projection_as_lam_grows():
     g = torch.Generator().manual_seed(3)
     x = torch.zeros(1, 1, 6, 6, dtype=torch.float64)
@@ -155,8 +111,8 @@ def test_approaches_exact_capped_projection_as_lam_grows():
     cost, eps = wasserstein_cost(3, p=2), 0.4
     ceiling = 1.05 * x.max().item()
     args = (x[0, 0].numpy(), w[0, 0].numpy(), eps, cost.numpy())
-    z_star = _exact_capped_projection(*args, ceiling)
-    z_free = _exact_capped_projection(*args, 10.0)
+    z_star = image_projection(*args, ceiling)
+    z_free = image_projection(*args, 10.0)
     assert np.abs(z_star - z_free).sum() > 0.05  # the ceiling matters
     errors = []
     for lam in (10.0, 100.0, 1000.0):

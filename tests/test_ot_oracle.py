@@ -14,10 +14,10 @@ import pytest
 import scipy.optimize
 import scipy.sparse as sp
 import torch
+from local_lp import local_variables
 
 from wsattack.errors import ConfigError
 from wsattack.ot import OracleState, exact_cost, linear_oracle, wasserstein_cost
-from wsattack.ot.plans import valid_offsets
 
 K = 3
 COST = wasserstein_cost(K, p=1)
@@ -34,33 +34,10 @@ def _images(seed, b=2, c=1, h=6, w=6, dtype=torch.float64):
     return x.to(dtype), grad.to(dtype)
 
 
-def _lp_parts(shape, cost):
-    """Sparse row / column incidence of the valid local transport variables of one example."""
-    C, H, W = shape
-    k = cost.shape[0]
-    r = k // 2
-    valid = valid_offsets(H, W, k).numpy()
-    cflat = np.asarray(cost, dtype=float).flatten()
-    src, dst, cvec = [], [], []
-    for ch in range(C):
-        for d in range(k * k):
-            di, dj = d // k - r, d % k - r
-            for i in range(H):
-                for j in range(W):
-                    if valid[d, i, j]:
-                        src.append((ch * H + i) * W + j)
-                        dst.append((ch * H + i + di) * W + j + dj)
-                        cvec.append(cflat[d])
-    n, N = len(src), C * H * W
-    rows = sp.csr_matrix((np.ones(n), (src, np.arange(n))), shape=(N, n))
-    cols = sp.csr_matrix((np.ones(n), (dst, np.arange(n))), shape=(N, n))
-    return rows, cols, np.array(cvec), np.array(dst)
-
-
 def lp_gain(x, g, eps, cost=COST, capacity=None) -> float:
     """max <g, colsums(P) - x> over feasible local plans of one example (x, g: (C, H, W))."""
     x, g = np.asarray(x, dtype=float), np.asarray(g, dtype=float)
-    rows, cols, cvec, dst = _lp_parts(x.shape, cost)
+    rows, cols, cvec, dst = local_variables(x.shape, cost)
     A_ub, b_ub = [sp.csr_matrix(cvec[None, :])], [np.array([eps * x.sum()])]
     if capacity is not None:
         A_ub.append(cols)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.optimize
 import torch
+from local_lp import image_projection
 
 from wsattack.ot import Duals, exact_cost, project, project_linear, wasserstein_cost
 
@@ -48,57 +48,6 @@ def _assert_feasible(x, res, eps, cost, rtol=1e-3):
     assert np.all(ex.cost <= res.transport_cost.double().numpy() * (1 + 1e-6) + 1e-9)
 
 
-def _exact_projection(x, w, eps, cost):
-    """min ||w - Pi^T 1||^2 / 2 s.t. Pi 1 = x, <Pi, C> <= eps, Pi >= 0 on the local pairs (SLSQP).
-
-    x, w: (H, W) numpy arrays, x normalized to mass 1. Variables: one per (source pixel with mass,
-    destination inside its window) pair.
-    """
-    H, W = x.shape
-    r = cost.shape[0] // 2
-    pairs = [
-        (i, j, i + di, j + dj, cost[di + r, dj + r])
-        for i, j in zip(*np.nonzero(x), strict=True)
-        for di in range(-r, r + 1)
-        for dj in range(-r, r + 1)
-        if 0 <= i + di < H and 0 <= j + dj < W
-    ]
-    n = len(pairs)
-    src = np.zeros((H * W, n))
-    dst = np.zeros((H * W, n))
-    c = np.array([p[4] for p in pairs])
-    for v, (i, j, k, m, _) in enumerate(pairs):
-        src[i * W + j, v] = 1.0
-        dst[k * W + m, v] = 1.0
-    keep = src.any(axis=1)
-    wf = w.ravel()
-
-    def obj(p):
-        d = dst @ p - wf
-        return 0.5 * d @ d, dst.T @ d
-
-    cons = [
-        {
-            "type": "eq",
-            "fun": lambda p: src[keep] @ p - x.ravel()[keep],
-            "jac": lambda p: src[keep],
-        },
-        {"type": "ineq", "fun": lambda p: eps - c @ p, "jac": lambda p: -c[None]},
-    ]
-    p0 = np.array([x[i, j] if (i, j) == (k, m) else 0.0 for i, j, k, m, _ in pairs])
-    sol = scipy.optimize.minimize(
-        obj,
-        p0,
-        jac=True,
-        bounds=[(0, None)] * n,
-        constraints=cons,
-        method="SLSQP",
-        options={"maxiter": 1000, "ftol": 1e-14},
-    )
-    assert sol.success, sol.message
-    return (dst @ sol.x).reshape(H, W)
-
-
 def test_approaches_exact_projection_as_lam_grows():
     g = torch.Generator().manual_seed(3)
     x = torch.zeros(1, 1, 6, 6, dtype=torch.float64)
@@ -107,7 +56,7 @@ def test_approaches_exact_projection_as_lam_grows():
     w = x + 0.05 * torch.sign(torch.randn(x.shape, generator=g, dtype=torch.float64))
     cost = wasserstein_cost(3, p=2)
     eps = 0.4
-    z_star = _exact_projection(x[0, 0].numpy(), w[0, 0].numpy(), eps, cost.numpy())
+    z_star = image_projection(x[0, 0].numpy(), w[0, 0].numpy(), eps, cost.numpy())
     errors = []
     for lam in (10.0, 100.0, 1000.0):
         res = project(x, w, eps, cost, lam=lam, max_iter=5000, tol_dual=1e-12, tol_marginal=1e-9)

@@ -17,11 +17,11 @@ import pytest
 import scipy.optimize
 import scipy.sparse as sp
 import torch
+from local_lp import local_variables
 
 from wsattack.attacks import AutoWasserstein, WassersteinFW, WassersteinPlanPGD
 from wsattack.attacks.verify import verify
 from wsattack.ot import wasserstein_cost
-from wsattack.ot.plans import valid_offsets
 
 SIDE = 6
 COST = wasserstein_cost(3, p=1)
@@ -47,34 +47,13 @@ class Linear(torch.nn.Module):
         return self.net(x)
 
 
-def _lp_parts(shape):
-    """Row / column incidence and cost of the valid local transport variables (one example)."""
-    C, H, W = shape
-    valid = valid_offsets(H, W, 3).numpy()
-    cflat = COST.numpy().flatten()
-    src, dst, cvec = [], [], []
-    for ch in range(C):
-        for d in range(9):
-            di, dj = d // 3 - 1, d % 3 - 1
-            for i in range(H):
-                for j in range(W):
-                    if valid[d, i, j]:
-                        src.append((ch * H + i) * W + j)
-                        dst.append((ch * H + i + di) * W + j + dj)
-                        cvec.append(cflat[d])
-    n, N = len(src), C * H * W
-    rows = sp.csr_matrix((np.ones(n), (src, np.arange(n))), shape=(N, n))
-    cols = sp.csr_matrix((np.ones(n), (dst, np.arange(n))), shape=(N, n))
-    return rows, cols, np.array(cvec), np.array(dst)
-
-
 def lp_min_radius(x, weight, bias, goal, targeted=False) -> float:
     """Smallest radius (per unit mass of x) of an image z = colsums(P) with z <= 1 on which
     class `goal` is beaten (untargeted: with 2 classes, the other one scores >= it) or wins
     (targeted: it scores >= every other class)."""
     x = x.double().numpy()
     w, b = weight.double().numpy(), bias.double().numpy()
-    rows, cols, cvec, dst = _lp_parts(x.shape)
+    rows, cols, cvec, dst = local_variables(x.shape, COST)
     others = [j for j in range(len(b)) if j != goal]
     if not targeted:
         assert len(others) == 1, "untargeted LP only for 2 classes"
