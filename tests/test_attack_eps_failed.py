@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import train_tiny_classifier
-from test_attack_cli import FAST, SYNTH
+from test_attack_cli import _attack
 
 from wsattack.attacks import LinfPGD, WassersteinPGD
 from wsattack.attacks.verify import verify
@@ -21,7 +21,6 @@ from wsattack.results.robustness import (
     unmeasured_curve,
     unmeasured_stretches,
 )
-from wsattack.run import cli
 from wsattack.tasks.attack_task import EXAMPLE_COLUMNS, _is_wasserstein, _warn_unmeasured
 
 SIZE = 16
@@ -155,20 +154,6 @@ def test_unmeasured_warning_says_what_would_measure_it(caplog):
     caplog.clear()
     _warn_unmeasured(eps, np.array([0.0, 0.05, 0.3, 0.5, 5.0, 5.0]), [0.1, 1.0], 0.05)
     assert not caplog.records
-
-
-def _attack(run_dir, checkpoint, *extra):
-    cli(
-        [
-            "attack",
-            *SYNTH,
-            "model=mnist_cnn",
-            f"model.checkpoint={checkpoint}",
-            *FAST,
-            f"hydra.run.dir={run_dir}",
-            *extra,
-        ]
-    )
 
 
 def test_cli_writes_eps_failed_found_by_and_unmeasured(tmp_path, trained):
