@@ -12,8 +12,10 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from wsattack.cli_errors import explain
+from wsattack.config_check import check_run_dir, check_values, group_choices
 from wsattack.errors import ConfigError
 from wsattack.paths import config_dir
 from wsattack.tasks import TASKS
@@ -42,8 +44,14 @@ def _fail(message: str) -> None:
 
 
 def _validate(task: str, overrides: list[str]) -> None:
+    """Compose as Hydra will and check every value and the run directory: a bad input fails
+    here, before Hydra creates the run directory or the task writes anything."""
     try:
-        compose_config(task, overrides)
+        cfg = compose_config(task, overrides)
+        base = compose_config(task, group_choices(cfg, overrides))
+        _resolve(cfg)
+        check_values(cfg, base, overrides)
+        check_run_dir(str(cfg.hydra.run.dir))
     except HydraException as err:
         base = None
         try:
@@ -51,17 +59,37 @@ def _validate(task: str, overrides: list[str]) -> None:
         except HydraException:
             pass
         _fail(explain(err, base, overrides))
+    except ConfigError as err:
+        _fail(str(err))
     finally:
         GlobalHydra.instance().clear()
+
+
+def _resolve(cfg: DictConfig) -> None:
+    """Resolve every interpolation now (`key=${nope}` fails here, not halfway through a run)."""
+    try:
+        # Hydra's own node holds values only known at run time (the job number...).
+        OmegaConf.to_container(
+            OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True
+        )
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"cannot resolve the config: {explain(err, None, [])}") from err
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    saved = run_dir / "config.yaml"
+    previous = saved.read_bytes() if saved.is_file() else None
+    OmegaConf.save(cfg, saved, resolve=True)
     try:
         TASKS.get(cfg.task_name).run(cfg, run_dir)
     except ConfigError as err:
+        # A refused run changes no existing result: the run it would have resumed keeps its config.
+        if previous is None:
+            saved.unlink(missing_ok=True)
+        else:
+            saved.write_bytes(previous)
         _fail(str(err))
 
 

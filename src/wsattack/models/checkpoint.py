@@ -8,6 +8,8 @@ prefixed `module.` by DataParallel.
 
 from __future__ import annotations
 
+import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -30,29 +32,77 @@ def save_checkpoint(path: Path, model, dataset: str, metrics: dict | None = None
     payload = {"format": FORMAT, "state_dict": model.net.state_dict(), "meta": meta, **extra}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
+    with open(tmp, "wb") as f:
+        torch.save(payload, f)
+        # On disk before the rename: a crash never leaves `path` pointing at unwritten blocks.
+        f.flush()
+        os.fsync(f.fileno())
     tmp.replace(path)
 
 
 def read_checkpoint(path: Path) -> tuple[dict, dict]:
-    """(state_dict, meta) from any supported format; meta is empty for upstream files."""
-    if not Path(path).is_file():
-        raise ConfigError(f"checkpoint {path} does not exist")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    return _unwrap(obj, path)
+    """(state_dict, meta) from any supported format; meta is empty for upstream files.
+
+    Raises `ConfigError` (one line naming the fix) for a missing, truncated, corrupt or
+    non-weights-only file, or one whose content is not a state dict of tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {path} does not exist; fix: model.checkpoint=PATH of a file")
+    obj = _load(path)
+    state, meta = _unwrap(obj, path)
+    if not (
+        isinstance(state, dict)
+        and state
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
+    ):
+        raise ConfigError(
+            f"checkpoint {path} holds no state dict of named tensors; "
+            "fix: save one with torch.save(model.state_dict(), PATH)"
+        )
+    return state, meta if isinstance(meta, dict) else {}
+
+
+def _load(path: Path):
+    """torch.load with weights only, every failure turned into a one-line `ConfigError`."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "weights only" in str(err).lower():
+            raise ConfigError(
+                f"checkpoint {path} is not weights-only (it pickles Python objects, which could "
+                "run code, so wsattack does not load it); fix: re-save just the weights with "
+                "torch.save(model.state_dict(), PATH)"
+            ) from err
+        raise _unreadable(path, err) from err
+    # A file from a stranger can fail to unpickle in any way (struct.error, EOFError, KeyError,
+    # RuntimeError from the zip reader...): all of them mean the file is not a readable checkpoint.
+    except Exception as err:
+        raise _unreadable(path, err) from err
+
+
+def _unreadable(path: Path, err: Exception) -> ConfigError:
+    reason = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    return ConfigError(
+        f"checkpoint {path} cannot be read ({type(err).__name__}: {reason[:120]}): truncated or "
+        "not a torch.save file; fix: download or save it again"
+    )
 
 
 def _unwrap(obj, path) -> tuple[dict, dict]:
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        return obj["state_dict"], obj.get("meta", {})
-    if isinstance(obj, dict) and "net" in obj:
+        return obj.get("state_dict"), obj.get("meta", {})
+    if isinstance(obj, dict) and "net" in obj and isinstance(obj["net"], dict):
         return _strip_prefix(obj["net"], "module."), {}
     if isinstance(obj, dict) and "state_dict" in obj:
         sd = obj["state_dict"]
-        return (sd[0] if isinstance(sd, list | tuple) else sd), {}
+        return (sd[0] if isinstance(sd, list | tuple) and sd else sd), {}
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return obj, {}
-    raise ConfigError(f"{path} is not a checkpoint format wsattack knows")
+    raise ConfigError(
+        f"{path} is not a checkpoint format wsattack knows (a state dict, or a dict holding one "
+        "under 'state_dict' or 'net'); fix: model.checkpoint=PATH of such a file"
+    )
 
 
 def _strip_prefix(state_dict: dict, prefix: str) -> dict:
@@ -69,7 +119,14 @@ def load_weights(net: torch.nn.Module, state_dict: dict, source) -> None:
     )
     if missing or unexpected or mismatched:
         raise ConfigError(
-            f"checkpoint {source} does not fit this architecture: missing keys {missing}, "
-            f"unexpected keys {unexpected}, shape mismatches {mismatched}"
+            f"checkpoint {source} does not fit this architecture: missing keys {_few(missing)}, "
+            f"unexpected keys {_few(unexpected)}, shape mismatches {_few(mismatched)}; fix: the "
+            "model= its weights were trained with"
         )
     net.load_state_dict(state_dict)
+
+
+def _few(keys: list[str], shown: int = 5) -> str:
+    """At most `shown` keys and how many more: an error message stays one readable line."""
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return f"{keys[:shown]}{more}"

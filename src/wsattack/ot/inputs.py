@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from wsattack.errors import ConfigError
+from wsattack.errors import ConfigError, ConfigTypeError
 from wsattack.ot.duals import Duals
 
 
@@ -27,7 +27,7 @@ def work_dtype(x: torch.Tensor) -> torch.dtype:
 
 def _check_pair(x: torch.Tensor, other: torch.Tensor, name: str) -> None:
     if not isinstance(x, torch.Tensor) or not isinstance(other, torch.Tensor):
-        raise ConfigError(f"x and {name} must be torch tensors")
+        raise ConfigTypeError(f"x and {name} must be torch tensors")
     if x.dim() != 4:
         raise ConfigError(f"x must have shape (B, C, H, W), got {tuple(x.shape)}")
     if other.shape != x.shape:
@@ -79,7 +79,7 @@ def check_duals(duals: Duals | None, x: torch.Tensor) -> Duals | None:
     if duals is None:
         return None
     if not isinstance(duals, Duals):
-        raise ConfigError(f"duals must be a wsattack.ot.Duals, got {type(duals).__name__}")
+        raise ConfigTypeError(f"duals must be a wsattack.ot.Duals, got {type(duals).__name__}")
     if duals.alpha.shape != x.shape or duals.beta.shape != x.shape:
         raise ConfigError(f"duals have shape {tuple(duals.alpha.shape)} but x has {tuple(x.shape)}")
     if duals.psi.shape != (x.shape[0],):

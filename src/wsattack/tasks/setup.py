@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 
 import torch
+from omegaconf import OmegaConf
 
 from wsattack.data import ImageData, build_dataset
+from wsattack.errors import ConfigError
 from wsattack.models import Classifier, build_model
 from wsattack.runtime import resolve_device, seed_everything
 
 log = logging.getLogger("wsattack")
+RANDOM_WEIGHTS = "none"  # model.checkpoint=none: randomly initialized weights, on purpose
 
 
 def prepare(cfg) -> torch.device:
@@ -34,6 +37,21 @@ def load_data(cfg, split: str | None = None) -> ImageData:
     return data
 
 
-def load_model(cfg, data: ImageData, device: torch.device) -> Classifier:
-    model = build_model(cfg.model, tuple(data.images.shape[1:]), data.num_classes, cfg.zoo.dir)
+def load_model(cfg, data: ImageData, device: torch.device, trained: bool = True) -> Classifier:
+    """The model of `cfg.model` on `device`, in eval mode.
+
+    trained: refuse a model without weights (`model.checkpoint` null) with a one-line
+    `ConfigError`, since attacking or certifying random weights gives meaningless results that
+    look real; `model.checkpoint=none` asks for random weights explicitly.
+    """
+    model_cfg, spec = cfg.model, cfg.model.checkpoint
+    if isinstance(spec, str) and spec.lower() == RANDOM_WEIGHTS:
+        model_cfg = OmegaConf.merge(model_cfg, {"checkpoint": None})
+    elif trained and not spec:
+        raise ConfigError(
+            f"model {model_cfg.name} has no checkpoint, so its weights would be random; fix: "
+            f"model.checkpoint=PATH or zoo:NAME, or model.checkpoint={RANDOM_WEIGHTS} to use "
+            "random weights on purpose"
+        )
+    model = build_model(model_cfg, tuple(data.images.shape[1:]), data.num_classes, cfg.zoo.dir)
     return model.to(device).eval()

@@ -35,7 +35,7 @@ def run_train(cfg, run_dir: Path) -> None:
     run_dir = distributed.shared_run_dir(ctx, run_dir)
     train_data = load_data(cfg, cfg.train.split)
     eval_data = _eval_data(cfg)
-    model = load_model(cfg, train_data, device)
+    model = load_model(cfg, train_data, device, trained=False)
     if ctx.rank > 0:
         # Identical weights come from rank 0 anyway; noise and random starts must differ per rank.
         seed_everything(int(cfg.seed) + ctx.rank)
