@@ -68,7 +68,7 @@ def main() -> None:
         model = load_model(cfg, data, torch.device("cpu")).requires_grad_(False)
     except ConfigError as err:  # no MNIST or no zoo mirror: one line, as the CLI says it
         sys.exit(f"bench_attack: {err}")
-    attack = build_attack(model, cfg.attack, cfg.schedule)
+    attack = build_attack(model, cfg.attack, cfg.get("schedule"))
     load_before = os.getloadavg()[0]  # other jobs on the machine slow the timing down
     # One batch of all N images, as the authors' script attacks batches of 100.
     result, attack_s = timed(attack, data.images, data.labels)

@@ -20,6 +20,7 @@ SYNTH = [
     "device=cpu",
 ]
 FAST = [
+    "schedule=geometric",
     "schedule.eps0=0.05",
     "schedule.growth=1.3",
     "schedule.every=3",
@@ -109,9 +110,9 @@ def test_targeted_all_classes(tmp_path, checkpoint):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["schedule.eps0=0"], "schedule.eps0 must be positive"),
+        (["attack.params.eps0=0"], "schedule.eps0 must be positive"),
         (["attack=pgd"], "unknown attack 'pgd'; choose from: auto, l2_pgd, linf_pgd, wasserstein,"),
-        (["attack.params.step=newton"], "unknown attack.step 'newton'"),
+        (["attack.params.step=newton"], "unknown step 'newton'; choose from: l2, linf"),
         (["attack.params.kernel_size=4"], "odd"),
         (["attack.target=12"], "attack.target must be null, all, or a class"),
         (

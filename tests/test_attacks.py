@@ -111,7 +111,7 @@ def test_other_steps_find_examples(step, trained):
     ("kwargs", "message"),
     [
         ({"eps0": 0.0}, "eps0 must be positive"),
-        ({"step": "newton"}, "unknown attack.step 'newton'"),
+        ({"step": "newton"}, "unknown step 'newton'; choose from: l2, linf, wasserstein"),
         ({"alpha": -1}, "alpha must be positive"),
         ({"schedule": "cosine"}, "unknown schedule 'cosine'"),
         ({"kernel_size": 4}, "odd"),

@@ -20,7 +20,7 @@ def test_ramp_radii_grow_additively():
     schedule = ramp(eps0=0.02, step=0.005, max_iter=7)
     assert schedule[0].iterations == 7
     assert _radii(schedule) == pytest.approx([0.02 + 0.005 * t for t in range(7)])
-    assert SCHEDULES["ramp"] is ramp
+    assert SCHEDULES.get("ramp") is ramp
     assert _radii(build_schedule("ramp"), 3) == pytest.approx([0.01, 0.02, 0.03])  # Hu's MNIST
 
 

@@ -33,8 +33,14 @@ class WassersteinBall:
         capacity: bool = False,
     ):
         self.cost = wasserstein_cost(kernel_size, p, metric)
+        self.kernel_size, self.p, self.metric = kernel_size, p, metric
         self.lam, self.sinkhorn_iters, self.tol = lam, sinkhorn_iters, tol
         self.capacity = bool(capacity)
+
+    def __repr__(self) -> str:
+        names = ("kernel_size", "p", "metric", "lam", "sinkhorn_iters", "tol", "capacity")
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+        return f"WassersteinBall({args})"
 
     @property
     def ceiling(self) -> float | None:
@@ -74,6 +80,9 @@ class LpBall:
 
     def __init__(self, norm: float):
         self.norm = norm
+
+    def __repr__(self) -> str:
+        return f"LpBall(norm={self.norm:g})"
 
     def project(self, x: torch.Tensor, w: torch.Tensor, eps: torch.Tensor, duals=None):
         delta = w - x

@@ -10,19 +10,27 @@ from wsattack.attacks.registry import ATTACKS
 from wsattack.errors import ConfigError
 
 
-def build_attack(model, attack_cfg, schedule_cfg, judge=None):
-    """`ATTACKS[attack.name](model, **attack.params, schedule=schedule.name, **schedule, judge=)`
+def build_attack(model, attack_cfg, schedule_cfg=None, judge=None):
+    """`ATTACKS[attack.name](model, **attack.params, judge=)`: the attack with its own settings,
+    its own radius schedule included.
 
-    The schedule group only reaches attacks that take a `schedule` (the plan-space attacks
-    search each example's radius themselves). Unknown parameters are a ConfigError naming the
-    ones the attack takes.
+    `schedule_cfg`, the `schedule` group when the user selected one (`schedule=NAME`), replaces
+    the attack's schedule: `schedule=schedule.name` and the group's settings win over
+    `attack.params`. Attacks without a schedule (the plan-space attacks search each example's
+    radius themselves) refuse it. Unknown parameters are a ConfigError naming the ones the
+    attack takes.
     """
     factory = ATTACKS.get(attack_cfg.name)
     kwargs = (
         OmegaConf.to_container(attack_cfg.params, resolve=True) if attack_cfg.get("params") else {}
     )
     accepted = accepted_parameters(factory)
-    if "schedule" in accepted:
+    if schedule_cfg is not None:
+        if "schedule" not in accepted:
+            raise ConfigError(
+                f"attack {attack_cfg.name!r} has no radius schedule (it searches each example's "
+                "radius itself): drop the schedule= override"
+            )
         schedule = OmegaConf.to_container(schedule_cfg, resolve=True)
         kwargs.update(schedule=schedule.pop("name"), **schedule)
     unknown = sorted(set(kwargs) - set(accepted))

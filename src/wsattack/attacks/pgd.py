@@ -19,13 +19,15 @@ import torch.nn.functional as F
 from wsattack.attacks.result import NOT_FOOLED, AttackResult
 from wsattack.attacks.schedules import Stage
 from wsattack.errors import ConfigError
+from wsattack.models.modes import eval_mode
 from wsattack.ot import Duals
 
 
 class PGD:
     """`PGD(model, ball, step, schedule)(images, labels, targets=None) -> AttackResult`.
 
-    model: maps [0,1] images to logits (in eval mode; its parameters are never changed).
+    model: maps [0,1] images to logits; it runs in eval mode, its mode restored afterwards, and
+    its parameters are never changed.
     ball: `WassersteinBall` or `LpBall`. step: a function (adv, grad, alpha) -> adv.
     schedule: a list of `Stage`s. clamp: clip to [0,1] after each projection (the paper's).
     targets: in targeted mode, the class each example should be pushed to (success: predicted).
@@ -54,15 +56,21 @@ class PGD:
         device = next(self.model.parameters()).device
         x, labels = images.to(device), labels.to(device)
         targets = None if targets is None else targets.to(device)
-        with torch.no_grad():
-            clean_pred = self.judge(x) if self.judge else self.model(x).argmax(1)
-        run = _Run(x, labels, targets, clean_pred, self._fooled(clean_pred, labels, targets))
-        for stage in self.schedule:
-            for t in range(stage.iterations):
-                if not self._iterate(run, stage.radius(t)):
-                    break
-        self._check(run, run.active())
+        with eval_mode(self.model):
+            with torch.no_grad():
+                clean_pred = self.judge(x) if self.judge else self.model(x).argmax(1)
+            run = _Run(x, labels, targets, clean_pred, self._fooled(clean_pred, labels, targets))
+            for stage in self.schedule:
+                for t in range(stage.iterations):
+                    if not self._iterate(run, stage.radius(t)):
+                        break
+            self._check(run, run.active())
         return run.result(clean_pred)
+
+    def __repr__(self) -> str:
+        step = getattr(self.step, "__name__", None) or repr(self.step)  # a function, or a class
+        settings = f"ball={self.ball!r}, step={step}, alpha={self.alpha!r}, clamp={self.clamp!r}"
+        return f"{type(self).__name__}({settings}, schedule={self.schedule!r})"
 
     @staticmethod
     def _fooled(pred, labels, targets) -> torch.Tensor:

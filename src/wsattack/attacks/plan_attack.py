@@ -12,6 +12,7 @@ from wsattack.attacks.losses import LOSSES, attack_loss
 from wsattack.attacks.result import AttackResult
 from wsattack.attacks.search import Attempt, RadiusSearch
 from wsattack.errors import ConfigError
+from wsattack.models.modes import eval_mode
 
 
 class PlanAttack:
@@ -77,9 +78,7 @@ class PlanAttack:
         device = next(self.model.parameters()).device
         x, labels = images.to(device), labels.to(device)
         targets = None if targets is None else targets.to(device)
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with eval_mode(self.model):
             with torch.no_grad():
                 clean_pred = self.predict(x)
             fooled = _fooled(clean_pred, labels, targets)
@@ -89,8 +88,6 @@ class PlanAttack:
                 return self.attempt(x[rows], labels[rows], sub_targets, eps, begin)
 
             found = self.search.run(attempt, x, fooled, clean_pred, start, hi)
-        finally:
-            self.model.train(was_training)
         radius = torch.where(torch.isfinite(found.eps_found), found.eps_found, found.eps_failed)
         return AttackResult(
             found.adv.detach(),

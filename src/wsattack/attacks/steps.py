@@ -7,6 +7,7 @@ import torch
 from wsattack.attacks.balls import WassersteinBall
 from wsattack.errors import ConfigError
 from wsattack.ot import project_linear
+from wsattack.registry import Registry
 
 
 def _per_example_norm(g: torch.Tensor, p: float) -> torch.Tensor:
@@ -33,6 +34,9 @@ class WassersteinStep:
     def __init__(self, ball: WassersteinBall):
         self.ball = ball
 
+    def __repr__(self) -> str:
+        return "WassersteinStep()"  # the ball it steps in is shown beside it
+
     def __call__(self, adv: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
         g = grad / _per_example_norm(grad, float("inf"))
         ball = self.ball
@@ -47,15 +51,17 @@ class WassersteinStep:
         ).z
 
 
-STEPS = ("linf", "l2", "wasserstein")
+STEPS: Registry = Registry("step")
+STEPS.register("linf")(linf_step)
+STEPS.register("l2")(l2_step)
+STEPS.register("wasserstein")(WassersteinStep)
 
 
 def build_step(name: str, ball: WassersteinBall | None = None):
     """The step `name`; `wasserstein` steps through the given Wasserstein ball's geometry."""
-    if name == "linf":
-        return linf_step
-    if name == "l2":
-        return l2_step
-    if name == "wasserstein" and ball is not None:
-        return WassersteinStep(ball)
-    raise ConfigError(f"unknown attack.step {name!r}; choose from: {', '.join(STEPS)}")
+    step = STEPS.get(name)
+    if not isinstance(step, type):
+        return step
+    if not isinstance(ball, WassersteinBall):
+        raise ConfigError(f"step {name!r} needs a Wasserstein ball, got {ball!r}")
+    return step(ball)

@@ -81,7 +81,7 @@ def run_attack(cfg, run_dir: Path) -> None:
     model = load_model(cfg, data, device)
     model.requires_grad_(False)
     target, judge = _attacked_model(model, cfg, data.num_classes)
-    attack = build_attack(target, cfg.attack, cfg.schedule, judge)
+    attack = build_attack(target, cfg.attack, cfg.get("schedule"), judge)
     jobs = _jobs(data, cfg.attack.get("target"))
     _upgrade_examples(run_dir / "examples.csv", str(cfg.attack.name))
     table = ResultTable(run_dir / "examples.csv", EXAMPLE_COLUMNS)

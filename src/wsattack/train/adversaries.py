@@ -10,29 +10,13 @@ the radii at which they were fooled) and `attack_time_s`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 
 from wsattack.attacks import WassersteinPGD
 from wsattack.errors import ConfigError
-
-
-@contextmanager
-def frozen(model: torch.nn.Module) -> Iterator[None]:
-    """Eval mode with parameter gradients off inside; the previous mode and flags restored after."""
-    was_training = model.training
-    flags = [p.requires_grad for p in model.parameters()]
-    model.eval()
-    model.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for param, flag in zip(model.parameters(), flags, strict=True):
-            param.requires_grad_(flag)
-        model.train(was_training)
+from wsattack.models.modes import frozen
 
 
 def require_positive(prefix: str, **values) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from wsattack.attacks import WassersteinPGD
 from wsattack.data import ImageData
-from wsattack.train.adversaries import frozen, require_positive
+from wsattack.models.modes import frozen
+from wsattack.train.adversaries import require_positive
 
 
 class RobustProbe:
