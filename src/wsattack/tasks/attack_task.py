@@ -43,6 +43,7 @@ from wsattack.results.robustness import (
 )
 from wsattack.smoothing import SmoothedClassifier
 from wsattack.smoothing.attackable import HardVoteJudge, SmoothedSoftmax
+from wsattack.tasks.attack_parts import merge_parts, recover_parts, save_part
 from wsattack.tasks.registry import register_task
 from wsattack.tasks.setup import load_data, load_model, prepare
 
@@ -67,7 +68,6 @@ EXAMPLE_COLUMNS = [
     "time_s",
     "target",
 ]
-PARTS = "adversarial_parts"
 ADDED_COLUMNS = ("eps_failed", "found_by")  # absent from examples.csv of older versions
 
 
@@ -147,8 +147,9 @@ def _attack_remaining(
     attack, data: ImageData, jobs, table: ResultTable, run_dir: Path, attack_cfg, seed: int
 ) -> None:
     """Attack the (image, target) jobs not yet in examples.csv, one batch at a time."""
-    done = {tuple(k) for k in table.read()[["idx", "target"]].itertuples(index=False)}
     keys = list(zip(data.indices[jobs["row"]].tolist(), jobs["target"].tolist(), strict=True))
+    recover_parts(run_dir, table, {key: j for j, key in enumerate(keys)})
+    done = {tuple(k) for k in table.read()[["idx", "target"]].itertuples(index=False)}
     pending = torch.tensor([j for j, key in enumerate(keys) if key not in done], dtype=torch.long)
     if len(done):
         log.info("resuming: %d of %d examples already in %s", len(done), len(keys), table.path)
@@ -195,11 +196,10 @@ def _attack_batch(
     result = attack(images, labels, targets if targeted else None)
     checked = verify(attack.ball, images, result, exact=check)
     per_image = (time.perf_counter() - start) / len(rows)
-    _save_part(run_dir, data.indices[rows], targets, images, result, labels)
     # 0: the attack does not say where it failed (every example then counts as unmeasured).
     failed = torch.zeros(len(rows)) if result.eps_failed is None else result.eps_failed.cpu()
     found_by = result.found_by or [name] * len(rows)
-    return [
+    table_rows = [
         {
             "idx": int(data.indices[r]),
             "label": int(labels[i]),
@@ -221,34 +221,23 @@ def _attack_batch(
         }
         for i, r in enumerate(rows.tolist())
     ]
-
-
-def _save_part(run_dir: Path, idx, targets, images, result, labels) -> None:
-    """One file per finished batch, merged into adversarial.pt at the end (resumable)."""
-    parts = run_dir / PARTS
-    parts.mkdir(exist_ok=True)
-    payload = {
-        "idx": idx.clone(),
+    # The part, rows included, is on disk before the rows reach examples.csv (see attack_parts).
+    part = {
+        "idx": data.indices[rows].clone(),
         "target": targets.clone(),
         "label": labels.clone(),
         "clean": images.clone(),
         "adv": result.adv.cpu().float(),
         "eps_found": result.eps_found.cpu(),
     }
-    tmp = parts / f".part_{int(idx[0]):07d}_{int(targets[0])}.tmp"
-    torch.save(payload, tmp)
-    tmp.replace(parts / f"part_{len(list(parts.glob('part_*.pt'))):06d}.pt")
-
-
-def _merge_parts(run_dir: Path) -> dict[str, torch.Tensor]:
-    parts = [torch.load(p, weights_only=True) for p in sorted((run_dir / PARTS).glob("part_*.pt"))]
-    merged = {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
-    torch.save(merged, run_dir / "adversarial.pt")
-    return merged
+    save_part(run_dir, part, table_rows)
+    return table_rows
 
 
 def _finish(frame, run_dir: Path, cfg, attack) -> None:
-    merged = _merge_parts(run_dir)
+    merged = merge_parts(
+        run_dir, list(zip(frame["idx"].tolist(), frame["target"].tolist(), strict=True))
+    )
     radii = list(cfg.attack.report_radii)
     eps, failed = _eps(frame)
     grid, acc, unmeasured = unmeasured_curve(eps, failed, radii)
