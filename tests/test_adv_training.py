@@ -168,5 +168,5 @@ def test_bad_values_are_one_line_errors(overrides, message, tmp_path, capsys):
 
 
 def test_builder_rejects_unknown_mode_directly():
-    with pytest.raises(ConfigError, match="choose from: none, wasserstein, linf, ibp"):
+    with pytest.raises(ConfigError, match="choose from: ibp, linf, none, wasserstein"):
         build_objective(OmegaConf.create({"name": "trades"}), OmegaConf.create({"name": "none"}))

@@ -59,7 +59,7 @@ def test_a_model_in_eval_mode_stays_there():
 def test_reprs_show_the_settings():
     model = _batchnorm_model()
     assert repr(LpBall(2.0)) == "LpBall(norm=2)"
-    assert repr(WassersteinBall(3, p=1, lam=500.0)).startswith(
+    assert repr(WassersteinBall(kernel_size=3, p=1, lam=500.0)).startswith(
         "WassersteinBall(kernel_size=3, p=1, metric='euclidean', lam=500.0,"
     )
     text = repr(

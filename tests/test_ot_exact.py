@@ -20,7 +20,7 @@ def _pair():
 
 def test_cost_is_per_unit_mass_of_x():
     x, y = _pair()
-    res = exact_cost(x, y, wasserstein_cost(5))
+    res = exact_cost(x, y, wasserstein_cost(5, p=2))
     np.testing.assert_allclose(res.cost, [(1.0 * 1 + 1.0 * 4) / 3.0])
     np.testing.assert_allclose(res.mass_x, [3.0])
     np.testing.assert_allclose(res.mass_y, [3.0])
@@ -29,7 +29,7 @@ def test_cost_is_per_unit_mass_of_x():
 def test_local_window_is_enforced():
     x, y = _pair()
     assert np.isinf(exact_cost(x, y, wasserstein_cost(3)).cost[0])  # a 2-cell move needs k >= 5
-    full = exact_cost(x, y, wasserstein_cost(3), local=False, p=2, metric="euclidean")
+    full = exact_cost(x, y, wasserstein_cost(3, p=2), local=False, p=2, metric="euclidean")
     np.testing.assert_allclose(full.cost, [5.0 / 3.0])
 
 
@@ -38,34 +38,34 @@ def test_full_cost_infers_ground_metric():
     res = exact_cost(x, y, wasserstein_cost(5, p=1, metric="l1"), local=False)
     np.testing.assert_allclose(res.cost, [(1.0 + 2.0) / 3.0])
     with pytest.raises(ValueError, match="p and metric"):
-        exact_cost(x, y, wasserstein_cost(3), local=False)
+        exact_cost(x, y, wasserstein_cost(3, p=2), local=False)
 
 
 def test_mass_mismatch_is_reported():
     x, y = _pair()
     y[0, 0, 3, 1] = 0.5
     with pytest.raises(ValueError, match="mass of x 3 and of y 2.5"):
-        exact_cost(x, y, wasserstein_cost(5))
+        exact_cost(x, y, wasserstein_cost(5, p=2))
     # mass moved between channels is also a mismatch
     z = x.clone()
     z[0, 1, 4, 5] = 0.0
     z[0, 0, 1, 1] = 3.0
     with pytest.raises(ValueError, match="per channel"):
-        exact_cost(x, z, wasserstein_cost(5))
+        exact_cost(x, z, wasserstein_cost(5, p=2))
 
 
 def test_partial_transports_the_smaller_mass():
     x, y = _pair()
     y[0, 0, 3, 1] = 0.0  # clamping removed the far half: it is simply not transported
-    res = exact_cost(x, y, wasserstein_cost(5), partial=True)
+    res = exact_cost(x, y, wasserstein_cost(5, p=2), partial=True)
     np.testing.assert_allclose(res.cost, [1.0 / 3.0], atol=1e-12)
 
 
 def test_bad_inputs():
     x, y = _pair()
     with pytest.raises(ValueError, match="shape"):
-        exact_cost(x, y[:, :1], wasserstein_cost(5))
+        exact_cost(x, y[:, :1], wasserstein_cost(5, p=2))
     with pytest.raises(ValueError, match="non-negative"):
-        exact_cost(-x, y, wasserstein_cost(5))
+        exact_cost(-x, y, wasserstein_cost(5, p=2))
     with pytest.raises(ValueError, match="odd"):
         exact_cost(x, y, torch.zeros(2, 2))

@@ -76,7 +76,7 @@ def test_point_inside_ball_is_nearly_unchanged():
     # The entropic projection blurs mass by O(1/lam) even inside the ball; it fades with lam.
     deviation = []
     for lam in (1e3, 1e4):
-        res = project(x, w, 1.0, wasserstein_cost(5), lam=lam, max_iter=3000)
+        res = project(x, w, 1.0, wasserstein_cost(5, p=2), lam=lam, max_iter=3000)
         deviation.append((res.z - w).abs().max().item())
     assert deviation[1] < 0.2 * deviation[0]
     assert deviation[1] < 0.01
@@ -85,7 +85,7 @@ def test_point_inside_ball_is_nearly_unchanged():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_feasible_after_few_iterations(dtype):
     x, w = _sparse_images(6, c=2, h=9, w=12, dtype=dtype)
-    cost = wasserstein_cost(5)
+    cost = wasserstein_cost(5, p=2)
     eps = torch.tensor([0.05, 0.1, 0.2, 0.5, 1.0, 2.0], dtype=dtype)
     for max_iter in (1, 3, 50):
         res = project(x, w, eps, cost, lam=1000.0, max_iter=max_iter)
@@ -97,7 +97,7 @@ def test_feasible_after_few_iterations(dtype):
 
 def test_batch_equals_one_at_a_time():
     x, w = _sparse_images(4, h=7, w=9)
-    cost = wasserstein_cost(3)
+    cost = wasserstein_cost(3, p=2)
     eps = torch.tensor([0.1, 0.3, 0.5, 1.0], dtype=torch.float64)
     batch = project(x, w, eps, cost, lam=500.0, max_iter=200)
     for b in range(4):
@@ -108,7 +108,7 @@ def test_batch_equals_one_at_a_time():
 
 def test_warm_start_is_faster_and_agrees():
     x, w = _sparse_images(5, h=10, w=10)
-    cost = wasserstein_cost(5)
+    cost = wasserstein_cost(5, p=2)
     kw = dict(lam=1000.0, max_iter=2000, tol_dual=1e-9, tol_marginal=1e-7)
     cold = project(x, w, 0.5, cost, **kw)
     assert cold.converged.all()
@@ -125,7 +125,7 @@ def test_warm_start_is_faster_and_agrees():
 
 def test_duals_sub_batch_round_trip():
     x, w = _sparse_images(4, h=6, w=6)
-    cost = wasserstein_cost(3)
+    cost = wasserstein_cost(3, p=2)
     full = project(x, w, 0.3, cost, lam=100.0).duals
     active = torch.tensor([False, True, False, True])
     sub = project(x[active], w[active], 0.3, cost, lam=100.0, duals=full[active])
@@ -153,33 +153,33 @@ def test_lam_sweep_synthetic_no_nan():
     w[1] = x[1] + 1e-7
     x[2] = 0.0
     x[2, 0, 0, 0] = 1.0  # one pixel in a corner
-    _lam_sweep_check(x, w, wasserstein_cost(5), 0.3)
+    _lam_sweep_check(x, w, wasserstein_cost(5, p=2), 0.3)
 
 
 def test_lam_sweep_mnist_no_nan():
     x = _mnist(4)
     w = x + 0.1 * torch.sign(torch.randn(x.shape, generator=torch.Generator().manual_seed(0)))
-    _lam_sweep_check(x, w, wasserstein_cost(7), 0.5)
+    _lam_sweep_check(x, w, wasserstein_cost(7, p=2), 0.5)
 
 
 def test_mnist_projection_feasible_under_exact_cost():
     x = _mnist(16)
     w = x + 0.1 * torch.sign(torch.randn(x.shape, generator=torch.Generator().manual_seed(1)))
-    cost = wasserstein_cost(5)
+    cost = wasserstein_cost(5, p=2)
     for eps in (0.1, 1.0):
         _assert_feasible(x.double(), project(x, w, eps, cost, max_iter=20), eps, cost)
 
 
 def test_non_square_multichannel():
     x, w = _sparse_images(2, c=3, h=5, w=11)
-    res = project(x, w, 0.2, wasserstein_cost(3), lam=300.0)
-    _assert_feasible(x, res, 0.2, wasserstein_cost(3))
+    res = project(x, w, 0.2, wasserstein_cost(3, p=2), lam=300.0)
+    _assert_feasible(x, res, 0.2, wasserstein_cost(3, p=2))
 
 
 def test_project_linear_increases_objective_and_is_feasible():
     x, _ = _sparse_images(3, h=10, w=10)
     g = torch.randn(x.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
-    cost = wasserstein_cost(5)
+    cost = wasserstein_cost(5, p=2)
     res = project_linear(x, g, 0.5, cost, lam=1000.0, max_iter=200)
     _assert_feasible(x, res, 0.5, cost)
     gain = (g * (res.z - x)).sum(dim=(1, 2, 3))
@@ -207,7 +207,7 @@ def test_bad_input_raises_value_error(change, match):
     x, w = _sparse_images(2, h=6, w=6)
     x, w, eps = change(x, w, 0.5)
     with pytest.raises(ValueError, match=match):
-        project(x, w, eps, wasserstein_cost(3))
+        project(x, w, eps, wasserstein_cost(3, p=2))
 
 
 def test_bad_kernel_and_solver_args():
@@ -215,15 +215,15 @@ def test_bad_kernel_and_solver_args():
     with pytest.raises(ValueError, match="odd"):
         project(x, w, 0.5, torch.zeros(4, 4))
     with pytest.raises(ValueError, match="lam"):
-        project(x, w, 0.5, wasserstein_cost(3), lam=0.0)
+        project(x, w, 0.5, wasserstein_cost(3, p=2), lam=0.0)
     with pytest.raises(ValueError, match="duals"):
-        project(x, w, 0.5, wasserstein_cost(3), duals=Duals(x[:, :, :2], x, x[:, 0, 0, 0]))
+        project(x, w, 0.5, wasserstein_cost(3, p=2), duals=Duals(x[:, :, :2], x, x[:, 0, 0, 0]))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cpu_and_cuda_agree():
     x, w = _sparse_images(8, c=3, h=16, w=16, dtype=torch.float32)
-    cost = wasserstein_cost(5)
+    cost = wasserstein_cost(5, p=2)
     cpu = project(x, w, 0.5, cost, max_iter=30)
     gpu = project(x.cuda(), w.cuda(), 0.5, cost, max_iter=30)
     assert gpu.z.is_cuda

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from wsattack.ot import Duals, exact_cost, project, wasserstein_cost
+from wsattack.ot.settings import WassersteinSettings
 
 PIXEL_CEILING = 1.0  # images are in [0, 1]
 
@@ -17,49 +18,60 @@ class WassersteinBall:
     The projection keeps per-example dual variables between calls (warm start): `project` takes
     and returns them for the rows it is given.
 
-    capacity: the capacity constraint of Hu et al. 2020, no pixel above 1.0, the ceiling of
+    Parameters
+    ----------
+    settings : WassersteinSettings, optional
+        The threat model (cost, projected-Sinkhorn solver, capacity); the defaults if None.
+    **changes
+        Settings to change from `settings` by name (kernel_size, p, metric, lam,
+        sinkhorn_iters, tol, capacity).
+
+    With `capacity`, the constraint of Hu et al. 2020: no pixel above 1.0, the ceiling of
     [0, 1] images (a clean pixel above it keeps its own mass). Every projection then lies in
     [0, 1] with the mass of the clean image exactly, so clamping has nothing left to remove.
-    """
 
-    def __init__(
-        self,
-        kernel_size: int = 5,
-        p: float = 2,
-        metric: str = "euclidean",
-        lam: float = 1000.0,
-        sinkhorn_iters: int = 50,
-        tol: float = 1e-4,
-        capacity: bool = False,
-    ):
-        self.cost = wasserstein_cost(kernel_size, p, metric)
-        self.kernel_size, self.p, self.metric = kernel_size, p, metric
-        self.lam, self.sinkhorn_iters, self.tol = lam, sinkhorn_iters, tol
-        self.capacity = bool(capacity)
+    Examples
+    --------
+    >>> ball = WassersteinBall(kernel_size=3)
+    >>> ball
+    WassersteinBall(kernel_size=3, p=1, metric='euclidean', lam=1000.0, sinkhorn_iters=50, tol=0.0001, capacity=False)
+    >>> ball.cost
+    tensor([[1.4142, 1.0000, 1.4142],
+            [1.0000, 0.0000, 1.0000],
+            [1.4142, 1.0000, 1.4142]], dtype=torch.float64)
+    """  # noqa: E501  (doctest output lines cannot be wrapped)
+
+    def __init__(self, settings: WassersteinSettings | None = None, **changes):
+        self.settings = WassersteinSettings.of(settings, **changes)
+        s = self.settings
+        self.cost = wasserstein_cost(s.kernel_size, s.p, s.metric)
 
     def __repr__(self) -> str:
-        names = ("kernel_size", "p", "metric", "lam", "sinkhorn_iters", "tol", "capacity")
-        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+        args = ", ".join(f"{k}={v!r}" for k, v in self.settings.as_dict().items())
         return f"WassersteinBall({args})"
+
+    @property
+    def capacity(self) -> bool:
+        return self.settings.capacity
 
     @property
     def ceiling(self) -> float | None:
         """The pixel ceiling the solvers take as `capacity` (None without the constraint)."""
         return PIXEL_CEILING if self.capacity else None
 
+    def solver(self) -> dict:
+        """The projected-Sinkhorn arguments of `ot.project` and `ot.project_linear`."""
+        s = self.settings
+        return {
+            "lam": s.lam,
+            "max_iter": s.sinkhorn_iters,
+            "tol_dual": s.tol,
+            "tol_marginal": s.tol,
+            "capacity": self.ceiling,
+        }
+
     def project(self, x: torch.Tensor, w: torch.Tensor, eps: torch.Tensor, duals: Duals | None):
-        res = project(
-            x,
-            w,
-            eps,
-            self.cost,
-            lam=self.lam,
-            max_iter=self.sinkhorn_iters,
-            tol_dual=self.tol,
-            tol_marginal=self.tol,
-            duals=duals,
-            capacity=self.ceiling,
-        )
+        res = project(x, w, eps, self.cost, duals=duals, **self.solver())
         return res.z, res.duals
 
     def distance(self, x: torch.Tensor, adv: torch.Tensor) -> torch.Tensor:

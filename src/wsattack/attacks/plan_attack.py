@@ -13,6 +13,7 @@ from wsattack.attacks.result import AttackResult
 from wsattack.attacks.search import Attempt, RadiusSearch
 from wsattack.errors import ConfigError
 from wsattack.models.modes import eval_mode
+from wsattack.ot.settings import DEFAULTS
 
 
 class PlanAttack:
@@ -31,10 +32,10 @@ class PlanAttack:
     def __init__(
         self,
         model,
-        kernel_size: int = 5,
-        p: float = 1,
-        metric: str = "euclidean",
-        capacity: bool = True,
+        kernel_size: int = DEFAULTS.kernel_size,
+        p: float = DEFAULTS.p,
+        metric: str = DEFAULTS.metric,
+        capacity: bool = True,  # these attacks are built for it: no clamping, no mass lost
         loss: str = "margin",
         eps0: float = 0.02,
         factor: float = 2.0,
@@ -45,12 +46,14 @@ class PlanAttack:
         if loss not in LOSSES:
             raise ConfigError(f"unknown attack loss {loss!r}; choose from: {', '.join(LOSSES)}")
         self.model, self.judge, self.loss = model, judge, loss
-        self.ball = WassersteinBall(kernel_size, p, metric, capacity=capacity)
+        self.ball = WassersteinBall(kernel_size=kernel_size, p=p, metric=metric, capacity=capacity)
         self.search = RadiusSearch(eps0=eps0, factor=factor, eps_max=eps_max, rtol=rtol)
 
     def _settings(self) -> dict:
         return {
-            "kernel_size": self.ball.cost.shape[0],
+            "kernel_size": self.ball.settings.kernel_size,
+            "p": self.ball.settings.p,
+            "metric": self.ball.settings.metric,
             "capacity": self.ball.capacity,
             "loss": self.loss,
             "eps0": self.search.eps0,

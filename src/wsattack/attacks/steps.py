@@ -27,7 +27,7 @@ class WassersteinStep:
     """Steepest ascent in the Wasserstein geometry (the paper's eq. 14 / appendix D): the point of
     the alpha-Wasserstein ball around the current iterate that maximizes the linearized loss.
 
-    It uses the cost, solver settings and capacity of the attack's `WassersteinBall`. The
+    It uses the cost, solver settings (tol included) and capacity of the attack's ball. The
     gradient is scaled to unit l_inf norm so that `lam` means the same for every example.
     """
 
@@ -39,16 +39,7 @@ class WassersteinStep:
 
     def __call__(self, adv: torch.Tensor, grad: torch.Tensor, alpha: float) -> torch.Tensor:
         g = grad / _per_example_norm(grad, float("inf"))
-        ball = self.ball
-        return project_linear(
-            adv.clamp_min(0),
-            g,
-            alpha,
-            ball.cost,
-            lam=ball.lam,
-            max_iter=ball.sinkhorn_iters,
-            capacity=ball.ceiling,
-        ).z
+        return project_linear(adv.clamp_min(0), g, alpha, self.ball.cost, **self.ball.solver()).z
 
 
 STEPS: Registry = Registry("step")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import torch
 
 from wsattack.errors import ConfigError
+from wsattack.ot.settings import DEFAULTS
 
 METRICS = ("euclidean", "l1")
 
 
-def wasserstein_cost(kernel_size: int = 5, p: float = 2, metric: str = "euclidean") -> torch.Tensor:
+def wasserstein_cost(
+    kernel_size: int = DEFAULTS.kernel_size, p: float = DEFAULTS.p, metric: str = DEFAULTS.metric
+) -> torch.Tensor:
     """The k x k cost d**p of moving unit mass from the centre pixel to each neighbour.
 
     d is the Euclidean distance sqrt(di**2 + dj**2) (metric "euclidean"; p=2 gives the squared

@@ -7,6 +7,7 @@ import torch
 from wsattack.ot.cost import check_cost
 from wsattack.ot.inputs import ceiling, check_duals, check_solver_args, normalize
 from wsattack.ot.local import LocalCost
+from wsattack.ot.settings import DEFAULTS
 from wsattack.ot.sinkhorn import Capacity, LinearObjective, Projection, QuadraticObjective, solve
 
 
@@ -61,10 +62,10 @@ def project(
     w,
     eps,
     cost,
-    lam=1000.0,
-    max_iter=50,
-    tol_dual=1e-4,
-    tol_marginal=1e-4,
+    lam=DEFAULTS.lam,
+    max_iter=DEFAULTS.sinkhorn_iters,
+    tol_dual=DEFAULTS.tol,
+    tol_marginal=DEFAULTS.tol,
     duals=None,
     capacity=None,
 ) -> Projection:
@@ -114,10 +115,10 @@ def project_linear(
     g,
     eps,
     cost,
-    lam=1000.0,
-    max_iter=50,
-    tol_dual=1e-4,
-    tol_marginal=1e-4,
+    lam=DEFAULTS.lam,
+    max_iter=DEFAULTS.sinkhorn_iters,
+    tol_dual=DEFAULTS.tol,
+    tol_marginal=DEFAULTS.tol,
     duals=None,
     capacity=None,
 ) -> Projection:

@@ -40,6 +40,7 @@ def run_train(cfg, run_dir: Path) -> None:
         # Identical weights come from rank 0 anyway; noise and random starts must differ per rank.
         seed_everything(int(cfg.seed) + ctx.rank)
     steps = steps_per_epoch(len(train_data), int(cfg.train.batch_size), ctx.world_size)
+    objective = build_objective(cfg.adv, cfg.noise, steps)
     trainer = Trainer(
         model,
         train_data,
@@ -49,8 +50,8 @@ def run_train(cfg, run_dir: Path) -> None:
         run_dir,
         seed=int(cfg.seed),
         augment=wants_augmentation(cfg.train.augment, train_data.name),
-        objective=build_objective(cfg.adv, cfg.noise, steps),
-        probe=build_probe(cfg.train.get("robust_eval"), eval_data),
+        objective=objective,
+        probe=build_probe(cfg.train.get("robust_eval"), eval_data, objective),
         dist=ctx,
     )
     metrics = trainer.fit()

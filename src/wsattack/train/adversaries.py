@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from wsattack.attacks import WassersteinPGD
 from wsattack.errors import ConfigError
 from wsattack.models.modes import frozen
+from wsattack.ot.settings import WassersteinSettings
 
 
 def require_positive(prefix: str, **values) -> None:
@@ -35,8 +36,13 @@ def _stats(broken: torch.Tensor, radius: torch.Tensor, seconds: float) -> dict[s
 
 class WassersteinAdversary:
     """Algorithm 1's inner loop: Wasserstein PGD with the radius growing from eps0 by `growth`
-    every `every` iterations, at most `max_iter` iterations; the first adversarial example found
-    per image (frozen once fooled) or the last iterate."""
+    every `every` iterations, at most `max_iter` iterations, ascent `step` of size `alpha`; the
+    first adversarial example found per image (frozen once fooled) or the last iterate.
+
+    `**threat` are the `WassersteinSettings` (kernel_size, p, metric, lam, sinkhorn_iters, tol,
+    capacity), kept as `self.threat` for the robustness probe to attack in the same ball."""
+
+    forwards_to = WassersteinSettings  # where **threat goes (`attacks.build.accepted_parameters`)
 
     def __init__(
         self,
@@ -45,32 +51,31 @@ class WassersteinAdversary:
         every: int = 5,
         max_iter: int = 50,
         alpha: float = 0.1,
-        kernel_size: int = 5,
-        p: float = 1,
-        lam: float = 1000.0,
-        sinkhorn_iters: int = 50,
+        step: str = "linf",
+        **threat,
     ):
-        require_positive("adv", eps0=eps0, every=every, max_iter=max_iter, alpha=alpha, lam=lam)
+        require_positive("adv", eps0=eps0, every=every, max_iter=max_iter, alpha=alpha)
         if growth < 1:
             raise ConfigError(f"adv.growth must be >= 1, got {growth}")
-        self.settings = dict(
-            eps0=eps0,
-            growth=growth,
-            every=every,
-            max_iter=max_iter,
-            alpha=alpha,
-            kernel_size=kernel_size,
-            p=p,
-            lam=lam,
-            sinkhorn_iters=sinkhorn_iters,
+        self.threat = WassersteinSettings.of(**threat)
+        self.schedule = dict(eps0=eps0, growth=growth, every=every, max_iter=max_iter)
+        self.alpha, self.step = alpha, step
+
+    def attack(self, model) -> WassersteinPGD:
+        return WassersteinPGD(
+            model,
+            schedule="geometric",
+            step=self.step,
+            alpha=self.alpha,
+            clamp=True,
+            **self.schedule,
+            **self.threat.as_dict(),
         )
 
     def __call__(self, model, images: torch.Tensor, labels: torch.Tensor):
         start = time.perf_counter()
         with frozen(model):
-            result = WassersteinPGD(
-                model, schedule="geometric", step="linf", clamp=True, **self.settings
-            )(images, labels)
+            result = self.attack(model)(images, labels)
         broken = result.success & (result.clean_pred == labels)
         return result.adv.detach(), _stats(broken, result.eps_found, time.perf_counter() - start)
 

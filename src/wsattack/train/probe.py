@@ -11,10 +11,15 @@ from __future__ import annotations
 from wsattack.attacks import WassersteinPGD
 from wsattack.data import ImageData
 from wsattack.models.modes import frozen
+from wsattack.ot.settings import DEFAULTS, WassersteinSettings
 from wsattack.train.adversaries import require_positive
 
 
 class RobustProbe:
+    """Clean and adversarial accuracy of `data` every `every` epochs: Wasserstein PGD at the fixed
+    `radius` for `max_iter` steps, in the ball `threat` (the adversary's when training against
+    one, so the probe measures the threat model being trained for), with its `step` and `alpha`."""
+
     def __init__(
         self,
         data: ImageData | None = None,
@@ -22,6 +27,9 @@ class RobustProbe:
         radius: float = 0.1,
         max_iter: int = 20,
         batch_size: int = 100,
+        threat: WassersteinSettings = DEFAULTS,
+        step: str = "linf",
+        alpha: float = 0.1,
     ):
         if data is None:
             raise ValueError("RobustProbe needs held-out data")
@@ -33,6 +41,7 @@ class RobustProbe:
             max_iter,
             batch_size,
         )
+        self.threat, self.step, self.alpha = threat, step, alpha
 
     def due(self, epochs_done: int) -> bool:
         return self.every > 0 and epochs_done % self.every == 0
@@ -40,7 +49,13 @@ class RobustProbe:
     def __call__(self, model) -> tuple[float, float]:
         """(clean accuracy, adversarial accuracy at `radius`) on the subset."""
         attack = WassersteinPGD(
-            model, schedule="fixed", radii=(self.radius,), max_iter=self.max_iter
+            model,
+            schedule="fixed",
+            radii=(self.radius,),
+            max_iter=self.max_iter,
+            step=self.step,
+            alpha=self.alpha,
+            **self.threat.as_dict(),
         )
         clean = robust = 0
         with frozen(model):
