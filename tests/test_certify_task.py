@@ -203,6 +203,51 @@ def test_command_line_overrides_win_over_the_levine2020_preset(compose):
     assert cfg.model.checkpoint == "model.pt"
 
 
+SEQUENTIAL = ["smoothing.sequential=true", "smoothing.radii=[0.001,0.01]", "smoothing.n=300"]
+SEQUENTIAL += ["smoothing.n_predict=300", "smoothing.checkpoints=[20,50,100]"]
+
+
+@pytest.fixture(scope="module")
+def sequential_run(tmp_path_factory, checkpoint):
+    run_dir = tmp_path_factory.mktemp("certify_sequential")
+    _certify(run_dir, checkpoint, *SEQUENTIAL)
+    return run_dir
+
+
+def test_sequential_rows_say_how_many_samples_and_which_radii_are_certified(sequential_run):
+    frame = pd.read_csv(sequential_run / "certify.csv")
+    columns = ["samples", "predict_samples", "certified@0.001", "certified@0.01"]
+    assert list(frame.columns) == CERTIFY_COLUMNS + columns and not frame.isna().any().any()
+    # At most n0 + n; some images stop early, at a checkpoint (selection 20, 50 or 100 first).
+    assert frame["samples"].between(20 + 20, 20 + 300).all() and frame["samples"].nunique() > 1
+    assert frame["predict_samples"].isin([20, 50, 100, 300]).all()
+    for r in (0.001, 0.01):
+        certified = (frame["correct"] == 1) & (frame["radius"] >= r)
+        assert (frame[f"certified@{r:g}"] == certified.astype(int)).all()
+    summary = pd.read_csv(sequential_run / "summary.csv", keep_default_na=False).iloc[0]
+    assert summary["mean_samples"] == pytest.approx(frame["samples"].mean(), abs=0.05)
+    assert summary["certified@0.001"] == pytest.approx(frame["certified@0.001"].mean(), abs=1e-6)
+    assert summary["mean_predict_samples"] == pytest.approx(frame["predict_samples"].mean(), 1e-3)
+
+
+def test_sequential_resume_and_rerun_give_the_same_rows(tmp_path, checkpoint, sequential_run):
+    full = pd.read_csv(sequential_run / "certify.csv")
+    cut = tmp_path / "cut"
+    shutil.copytree(sequential_run, cut)
+    full.iloc[:4].to_csv(cut / "certify.csv", index=False)
+    resumed = _certify(cut, checkpoint, *SEQUENTIAL)
+    again = _certify(tmp_path / "again", checkpoint, *SEQUENTIAL)
+    for frame in (resumed, again):
+        pd.testing.assert_frame_equal(frame.drop(columns="time_s"), full.drop(columns="time_s"))
+
+
+def test_fixed_certifier_reports_requested_radii_and_keeps_its_columns(tmp_path, checkpoint):
+    frame = _certify(tmp_path, checkpoint, "smoothing.radii=[0.001]")
+    assert list(frame.columns) == [*CERTIFY_COLUMNS, "certified@0.001"]
+    summary = pd.read_csv(tmp_path / "summary.csv", keep_default_na=False)
+    assert list(summary.columns) == [*SUMMARY_COLUMNS, "certified@0.001"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -213,6 +258,9 @@ def test_command_line_overrides_win_over_the_levine2020_preset(compose):
         (["smoothing.alpha=0"], "alpha must be in (0, 1)"),
         (["smoothing=gaussian"], "gaussian"),
         (["smoothing.name=gaussian"], "gaussian"),
+        (["smoothing.sequential=true", "smoothing.checkpoints=[50,20]"], "smoothing.checkpoints"),
+        (["smoothing.sequential=true", "smoothing.radii=[-1]"], "smoothing.radii"),
+        (["smoothing.sequential=true", "smoothing.futility=2"], "smoothing.futility"),
     ],
 )
 def test_bad_certify_config_is_one_line(args, message, tmp_path, checkpoint):

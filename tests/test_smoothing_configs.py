@@ -1,16 +1,17 @@
-"""The `smoothing` config group: every file names a noise model and valid certifier arguments."""
+"""The `smoothing` config group: every member names a noise model and valid certifier arguments,
+and the sequential settings match the sequential certifier's own defaults."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from wsattack.smoothing import NOISE, SmoothedClassifier
-
-GROUP = Path(__file__).resolve().parent.parent / "configs" / "smoothing"
+from wsattack.smoothing.sequential_certifier import (
+    DEFAULT_CHECKPOINTS,
+    DEFAULT_FUTILITY,
+    DEFAULT_RADIUS_TOL,
+)
 
 
 def toy_classifier(batch: torch.Tensor) -> torch.Tensor:
@@ -20,10 +21,8 @@ def toy_classifier(batch: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("name", NOISE.names())
-def test_each_noise_model_has_a_config(name: str) -> None:
-    # The top-level `sigma` is shared with training noise; supply it as the root config does.
-    cfg = OmegaConf.create({"sigma": 0.1, "smoothing": OmegaConf.load(GROUP / f"{name}.yaml")})
-    smoothing = cfg.smoothing
+def test_each_noise_model_has_a_config(name: str, compose) -> None:
+    smoothing = compose("certify", [f"smoothing={name}", "sigma=0.1"]).smoothing
     assert smoothing.name == name and smoothing.sigma == 0.1
     assert (smoothing.n0, smoothing.n, smoothing.n_predict, smoothing.alpha) == (
         1000,
@@ -37,3 +36,10 @@ def test_each_noise_model_has_a_config(name: str) -> None:
     cert = smooth.certify(x, smoothing.n0, smoothing.n, smoothing.alpha, smoothing.batch_size, gen)
     assert cert.prediction == 1 and cert.radius > 0
     assert smooth.predict(x, smoothing.n_predict, smoothing.alpha, smoothing.batch_size, gen) == 1
+
+
+def test_sequential_settings_default_to_the_certifiers_own(compose) -> None:
+    smoothing = compose("certify", []).smoothing
+    assert not smoothing.sequential and list(smoothing.radii) == []
+    assert tuple(smoothing.checkpoints) == DEFAULT_CHECKPOINTS
+    assert (smoothing.radius_tol, smoothing.futility) == (DEFAULT_RADIUS_TOL, DEFAULT_FUTILITY)

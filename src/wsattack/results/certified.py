@@ -40,10 +40,22 @@ def median_certified_radius(frame: pd.DataFrame) -> float | str:
     return float(np.sort(radii)[::-1][needed - 1])
 
 
-def table_row(frame: pd.DataFrame) -> dict:
+def certified_column(radius: float) -> str:
+    """certify.csv's column for one requested radius: 1 when certified correct at >= radius."""
+    return f"certified@{radius:g}"
+
+
+def table_row(frame: pd.DataFrame, radii=()) -> dict:
     """The paper's columns: smoothed accuracy (percent abstained), median certified robustness,
-    base classifier accuracy under noise."""
+    base classifier accuracy under noise; then the certified accuracy at each requested radius
+    and, for sequential certification, the mean noise samples per image."""
     n = max(len(frame), 1)
+    extra = {
+        certified_column(r): round(float(frame[certified_column(r)].sum()) / n, 6) for r in radii
+    }
+    if "samples" in frame:
+        extra["mean_samples"] = round(float(frame["samples"].sum()) / n, 1)
+        extra["mean_predict_samples"] = round(float(frame["predict_samples"].sum()) / n, 1)
     return {
         "n": len(frame),
         "smoothed_accuracy": round(float((frame["vote_correct"] == 1).sum()) / n, 6),
@@ -51,4 +63,5 @@ def table_row(frame: pd.DataFrame) -> dict:
         "median_certified_radius": median_certified_radius(frame),
         "base_accuracy_under_noise": round(float(frame["noise_accuracy"].sum()) / n, 6),
         "certified_accuracy": round(float((frame["correct"] == 1).sum()) / n, 6),
+        **extra,
     }

@@ -3,6 +3,7 @@
 from wsattack.smoothing.certifier import ABSTAIN, Certificate, SmoothedClassifier
 from wsattack.smoothing.noise import NOISE, LaplaceNoise, NoiseModel, WassersteinNoise, build_noise
 from wsattack.smoothing.radius import laplace_radius, wasserstein_radius
+from wsattack.smoothing.sequential_certifier import SequentialSmoothedClassifier
 
 __all__ = [
     "ABSTAIN",
@@ -10,6 +11,7 @@ __all__ = [
     "Certificate",
     "LaplaceNoise",
     "NoiseModel",
+    "SequentialSmoothedClassifier",
     "SmoothedClassifier",
     "WassersteinNoise",
     "build_noise",

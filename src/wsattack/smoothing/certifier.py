@@ -37,11 +37,13 @@ DEFAULT_BATCH_SIZE: Final = 1_000
 
 
 class Certificate(NamedTuple):
-    """Result of `certify`: class (or ABSTAIN), W1 radius (0.0 on abstention), bound p_lower."""
+    """Result of `certify`: class (or ABSTAIN), W1 radius (0.0 on abstention), bound p_lower,
+    and the noise samples drawn for it (selection plus estimation)."""
 
     prediction: int
     radius: float
     p_lower: float
+    samples: int
 
 
 class SmoothedClassifier:
@@ -81,9 +83,21 @@ class SmoothedClassifier:
         """Hard-vote prediction from n noisy samples, or ABSTAIN when the vote is not
         significant (two-sided binomial test of the top two counts has p-value > alpha).
         Returns the wrong class with probability at most alpha (Cohen et al., Theorem 2)."""
+        return self.vote_counts(x, n, alpha, batch_size, generator)[0]
+
+    def vote_counts(
+        self,
+        x: Tensor,
+        n: int = DEFAULT_N,
+        alpha: float = DEFAULT_ALPHA,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        generator: torch.Generator | None = None,
+    ) -> tuple[int, Tensor]:
+        """`predict`'s class (or ABSTAIN) together with the class counts it was decided on."""
         _check_counts(n=n)
         _check_alpha(alpha)
-        return vote(self.class_counts(x, n, batch_size, generator), alpha)
+        counts = self.class_counts(x, n, batch_size, generator)
+        return vote(counts, alpha), counts
 
     def certify(
         self,
@@ -98,18 +112,16 @@ class SmoothedClassifier:
         samples (one-sided Clopper-Pearson at level 1 - alpha), and certify the noise model's
         radius for that bound; ABSTAIN with radius 0.0 when the bound is <= 1/2. With
         probability at least 1 - alpha, a non-abstaining result is robust within the radius."""
-        _check_counts(n0=n0, n=n)
-        if n0 > n:
-            raise ConfigError(
-                f"n0 (selection samples) must be <= n (estimation samples), got {n0} > {n}"
-            )
-        _check_alpha(alpha)
+        check_certify_arguments(n0, n, alpha)
         guess = int(self.class_counts(x, n0, batch_size, generator).argmax())
         hits = int(self.class_counts(x, n, batch_size, generator)[guess])
-        p_lower = clopper_pearson_lower(hits, n, alpha)
+        return self.certificate(guess, clopper_pearson_lower(hits, n, alpha), n0 + n)
+
+    def certificate(self, guess: int, p_lower: float, samples: int) -> Certificate:
+        """The guess with the noise model's radius for p_lower, or ABSTAIN when p_lower <= 1/2."""
         if p_lower <= 0.5:
-            return Certificate(ABSTAIN, 0.0, p_lower)
-        return Certificate(guess, self.noise.radius(p_lower), p_lower)
+            return Certificate(ABSTAIN, 0.0, p_lower, samples)
+        return Certificate(guess, self.noise.radius(p_lower), p_lower, samples)
 
     def class_counts(
         self,
@@ -145,6 +157,16 @@ def vote(counts: Tensor, alpha: float) -> int:
     if not vote_is_significant(int(counts[top]), int(counts[runner_up]), alpha):
         return ABSTAIN
     return top
+
+
+def check_certify_arguments(n0: int, n: int, alpha: float) -> None:
+    """The contract of `certify`'s sample counts and confidence."""
+    _check_counts(n0=n0, n=n)
+    if n0 > n:
+        raise ConfigError(
+            f"n0 (selection samples) must be <= n (estimation samples), got {n0} > {n}"
+        )
+    _check_alpha(alpha)
 
 
 def _check_counts(**counts: object) -> None:

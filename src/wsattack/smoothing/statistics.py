@@ -1,4 +1,4 @@
-"""The two statistical tests of Cohen et al. (2019), delegated to scipy."""
+"""The statistical tests of Cohen et al. (2019), delegated to scipy."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ def clopper_pearson_lower(successes: int, trials: int, alpha: float) -> float:
     if successes == 0:
         return 0.0
     return float(beta.ppf(alpha, successes, trials - successes + 1))
+
+
+def clopper_pearson_upper(successes: int, trials: int, alpha: float) -> float:
+    """One-sided (1 - alpha) Clopper-Pearson upper bound on a binomial proportion: the
+    1 - alpha quantile of Beta(k + 1, n - k); 1 when every trial succeeded."""
+    if successes == trials:
+        return 1.0
+    return float(beta.ppf(1.0 - alpha, successes + 1, trials - successes))
 
 
 def vote_is_significant(top: int, runner_up: int, alpha: float) -> bool:

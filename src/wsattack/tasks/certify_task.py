@@ -6,9 +6,11 @@ the L2 ground metric, per unit mass; 0 on abstention), p_lower (Clopper-Pearson 
 guessed class's probability), abstain (1/0), time_s; then vote (hard-vote prediction from
 smoothing.n_predict samples, -1 = abstain), vote_correct, top (the most frequent class among those
 samples, never -1: the classification the paper's median certified robustness counts),
-noise_accuracy (fraction of those noisy samples the base classifier gets right). Noise for image
-idx comes from a generator seeded by (seed, idx), so a run, a resumed run and a rerun with the
-same seed give the same CSV.
+noise_accuracy (fraction of those noisy samples the base classifier gets right). With
+`smoothing.radii`, one certified@r column per radius (1 when certified correct at radius >= r).
+With `smoothing.sequential=true`, also samples (noise samples drawn to certify: selection plus
+estimation) and predict_samples (drawn for the vote). Noise for image idx comes from a generator
+seeded by (seed, idx), so a run, a resumed run and a rerun with the same seed give the same CSV.
 """
 
 from __future__ import annotations
@@ -24,10 +26,9 @@ from tqdm import tqdm
 from wsattack.data import ImageData
 from wsattack.errors import ConfigError
 from wsattack.results import ResultTable
-from wsattack.results.certified import certified_accuracy, table_row
+from wsattack.results.certified import certified_accuracy, certified_column, table_row
 from wsattack.results.plots import plot_curves
-from wsattack.smoothing import ABSTAIN, SmoothedClassifier
-from wsattack.smoothing.certifier import vote
+from wsattack.smoothing import ABSTAIN, SequentialSmoothedClassifier, SmoothedClassifier
 from wsattack.tasks.registry import register_task
 from wsattack.tasks.setup import load_data, load_model, prepare
 
@@ -46,6 +47,7 @@ CERTIFY_COLUMNS = [
     "top",
     "noise_accuracy",
 ]
+SEQUENTIAL_COLUMNS = ["samples", "predict_samples"]
 
 
 @register_task(
@@ -57,15 +59,16 @@ def run_certify(cfg, run_dir: Path) -> None:
     data = load_data(cfg)
     model = load_model(cfg, data, device)
     s = cfg.smoothing
-    smoothed = SmoothedClassifier(model, data.num_classes, s.name, float(s.sigma))
     _check_sample_counts(s)
-    table = ResultTable(run_dir / "certify.csv", CERTIFY_COLUMNS)
+    smoothed = _smoothed(model, data.num_classes, s)
+    table = ResultTable(run_dir / "certify.csv", _columns(s))
     done = table.done("idx")
     pending = [i for i in range(len(data)) if int(data.indices[i]) not in done]
     chunk = int(cfg.certify.chunk)
     bar = tqdm(
         total=len(data), initial=len(data) - len(pending), desc="certify", unit="img", disable=None
     )
+    drawn = []
     for start in range(0, len(pending), chunk):
         rows = [
             _certify_one(smoothed, data, i, s, int(cfg.seed), device)
@@ -73,6 +76,9 @@ def run_certify(cfg, run_dir: Path) -> None:
         ]
         table.append(rows)
         bar.update(len(rows))
+        if s.sequential:
+            drawn += [row["samples"] for row in rows]
+            bar.set_postfix(samples=f"{np.mean(drawn):.0f}")
     bar.close()
     _finish(table, {int(i) for i in data.indices}, run_dir, s)
 
@@ -84,6 +90,26 @@ def _check_sample_counts(s) -> None:
         raise ConfigError(f"smoothing.alpha must be in (0, 1), got {s.alpha}")
 
 
+def _smoothed(model, num_classes: int, s) -> SmoothedClassifier:
+    if not s.sequential:
+        return SmoothedClassifier(model, num_classes, s.name, float(s.sigma))
+    return SequentialSmoothedClassifier(
+        model,
+        num_classes,
+        s.name,
+        float(s.sigma),
+        checkpoints=list(s.checkpoints),
+        radii=list(s.radii),
+        radius_tol=float(s.radius_tol),
+        futility=float(s.futility),
+    )
+
+
+def _columns(s) -> list[str]:
+    extra = SEQUENTIAL_COLUMNS if s.sequential else []
+    return CERTIFY_COLUMNS + extra + [certified_column(r) for r in s.radii]
+
+
 def _certify_one(
     smoothed: SmoothedClassifier, data: ImageData, i: int, s, seed: int, device
 ) -> dict:
@@ -91,13 +117,15 @@ def _certify_one(
     idx, label, x = int(data.indices[i]), int(data.labels[i]), data.images[i].to(device)
     gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + idx)
     cert = smoothed.certify(x, int(s.n0), int(s.n), float(s.alpha), int(s.batch_size), gen)
-    counts = smoothed.class_counts(x, int(s.n_predict), int(s.batch_size), gen)
-    voted = vote(counts, float(s.alpha))
+    voted, counts = smoothed.vote_counts(
+        x, int(s.n_predict), float(s.alpha), int(s.batch_size), gen
+    )
+    correct = cert.prediction == label
     return {
         "idx": idx,
         "label": label,
         "predict": cert.prediction,
-        "correct": int(cert.prediction == label),
+        "correct": int(correct),
         "radius": float(cert.radius),
         "p_lower": float(cert.p_lower),
         "abstain": int(cert.prediction == ABSTAIN),
@@ -105,7 +133,10 @@ def _certify_one(
         "vote": voted,
         "vote_correct": int(voted == label),
         "top": int(counts.argmax()),
-        "noise_accuracy": float(counts[label]) / int(s.n_predict),
+        "noise_accuracy": float(counts[label]) / int(counts.sum()),
+        "samples": cert.samples,
+        "predict_samples": int(counts.sum()),
+        **{certified_column(r): int(correct and cert.radius >= r) for r in s.radii},
     }
 
 
@@ -113,7 +144,7 @@ def _finish(table: ResultTable, indices: set[int], run_dir: Path, s) -> None:
     # Only this run's images: a rerun with a smaller dataset.limit must not count earlier rows.
     frame = table.read()
     frame = frame[frame["idx"].isin(indices)]
-    row = {"smoothing": s.name, "sigma": float(s.sigma), **table_row(frame)}
+    row = {"smoothing": s.name, "sigma": float(s.sigma), **table_row(frame, list(s.radii))}
     ResultTable(run_dir / "summary.csv", list(row)).replace([row])
     finite = frame["radius"].to_numpy(dtype=float)
     grid = np.unique(np.concatenate([[0.0], finite[np.isfinite(finite)]]))
