@@ -37,8 +37,8 @@ from omegaconf import OmegaConf
 
 from wsattack.data import build_dataset
 from wsattack.errors import ConfigError
-from wsattack.models.build import ZOO_PREFIX
 from wsattack.models.checkpoint import read_checkpoint
+from wsattack.models.load import ZOO_PREFIX
 from wsattack.models.zoo import fetch, zoo_entry
 from wsattack.paths import config_dir
 

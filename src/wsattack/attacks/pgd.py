@@ -64,7 +64,9 @@ class PGD:
                 for t in range(stage.iterations):
                     if not self._iterate(run, stage.radius(t)):
                         break
-            self._check(run, run.active())
+            active = run.active()
+            if len(active):  # an empty batch breaks models such as the smoothed softmax
+                self._check(run, active)
         return run.result(clean_pred)
 
     def __repr__(self) -> str:

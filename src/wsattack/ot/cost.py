@@ -15,9 +15,29 @@ def wasserstein_cost(
 ) -> torch.Tensor:
     """The k x k cost d**p of moving unit mass from the centre pixel to each neighbour.
 
-    d is the Euclidean distance sqrt(di**2 + dj**2) (metric "euclidean"; p=2 gives the squared
-    Euclidean cost of the authors' code, p=1 the Euclidean cost of the paper's text) or the
-    cityblock distance |di| + |dj| (metric "l1"). Returns a float64 tensor; odd k only.
+    Parameters
+    ----------
+    kernel_size : int
+        Odd k: the window of the local transport plans.
+    p : float
+        Cost exponent (the default, `WassersteinSettings`'s, is 1: the Euclidean cost of the
+        paper's text; 2 is the squared Euclidean cost of the authors' code).
+    metric : {"euclidean", "l1"}
+        d is the Euclidean distance sqrt(di**2 + dj**2) or the cityblock distance |di| + |dj|.
+
+    Returns
+    -------
+    torch.Tensor
+        (k, k) float64, zero at the centre.
+
+    Examples
+    --------
+    >>> wasserstein_cost(3, p=2)
+    tensor([[2., 1., 2.],
+            [1., 0., 1.],
+            [2., 1., 2.]], dtype=torch.float64)
+    >>> wasserstein_cost(3, metric="l1")[0]
+    tensor([2., 1., 2.], dtype=torch.float64)
     """
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
         raise ConfigError(f"kernel_size must be an int, got {kernel_size!r}")

@@ -111,6 +111,17 @@ def exact_cost(x, y, cost, local=True, partial=False, mass_rtol=1e-4, p=None, me
     (relative to the total), else ValueError; with partial=True the cheapest transport of the
     smaller mass is used instead (e.g. after clamping an attacked image to [0, 1]). The cost is
     divided by the mass of x, i.e. it is in the units of eps.
+
+    Examples
+    --------
+    Half of the mass moves one pixel right, at Euclidean cost 1 per unit:
+
+    >>> import torch
+    >>> from wsattack import wasserstein_cost
+    >>> x = torch.zeros(1, 1, 3, 3); x[0, 0, 1, 1] = 1.0
+    >>> y = torch.zeros(1, 1, 3, 3); y[0, 0, 1, 1] = 0.5; y[0, 0, 1, 2] = 0.5
+    >>> exact_cost(x, y, wasserstein_cost(3)).cost
+    array([0.5])
     """
     xs, ys = _as_numpy(x, "x"), _as_numpy(y, "y")
     if xs.shape != ys.shape:

@@ -93,6 +93,16 @@ def project(
     output (the final plan is rounded by `feasible.make_feasible`). A clean pixel above the
     capacity may keep its own mass (its ceiling is max(capacity, x)). Slower: the final plan
     is materialized, (B, C, k*k, H, W) in float64.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from wsattack import exact_cost, wasserstein_cost
+    >>> x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    >>> w = x + 0.3 * torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    >>> z = project(x, w, 0.1, wasserstein_cost(3)).z
+    >>> bool((exact_cost(x, z, wasserstein_cost(3)).cost <= 0.1 * (1 + 1e-3)).all())
+    True
     """
     return _run(
         x,
@@ -131,6 +141,18 @@ def project_linear(
     and eq. 11-12 steps of Algorithm 2. Same arguments, stopping rule and feasibility guarantee
     as `project`; z is the steepest-ascent point for a Wasserstein-geometry attack step. With
     capacity, beta is iterated too: beta_j = min(lam g_j, log u_j - log s_j).
+
+    Examples
+    --------
+    Mass moves toward where g is large, within the ball:
+
+    >>> import torch
+    >>> from wsattack import wasserstein_cost
+    >>> x = torch.zeros(1, 1, 5, 5); x[0, 0, 2, 2] = 1.0
+    >>> g = torch.zeros(1, 1, 5, 5); g[0, 0, 2, 3] = 1.0
+    >>> z = project_linear(x, g, 0.5, wasserstein_cost(3), lam=50.0).z
+    >>> round(float(z[0, 0, 2, 3]), 2), round(float(z.sum()), 4)
+    (0.5, 1.0)
     """
     return _run(
         x,

@@ -42,7 +42,7 @@ from wsattack.results.robustness import (
     unmeasured_stretches,
 )
 from wsattack.smoothing import SmoothedClassifier
-from wsattack.smoothing.attackable import HardVoteJudge, SmoothedSoftmax
+from wsattack.smoothing.attackable import smoothed_target
 from wsattack.tasks.attack_parts import merge_parts, recover_parts, save_part
 from wsattack.tasks.registry import register_task
 from wsattack.tasks.setup import load_data, load_model, prepare
@@ -118,8 +118,8 @@ def _attacked_model(model, cfg, num_classes: int):
         return model, None
     s = cfg.smoothing
     smoothed = SmoothedClassifier(model, num_classes, noise_name, float(cfg.sigma))
-    judge = HardVoteJudge(smoothed, int(s.n_predict), float(s.alpha), int(s.batch_size))
-    return SmoothedSoftmax(model, smoothed.noise, int(cfg.model.smoothing_samples)), judge
+    samples = int(cfg.model.smoothing_samples)
+    return smoothed_target(smoothed, samples, int(s.n_predict), float(s.alpha), int(s.batch_size))
 
 
 def _jobs(data: ImageData, target) -> dict[str, torch.Tensor]:
