@@ -5,9 +5,23 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from wsattack.errors import ConfigError
+from wsattack.registry import Registry
 
-LOSSES = ("margin", "ce")
+# name -> (logits, goal) -> per-example loss, ascended untargeted (goal = label) and descended
+# targeted (goal = target).
+LOSSES: Registry = Registry("attack loss")
+
+
+@LOSSES.register("margin")
+def _margin(logits: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+    own = logits.gather(1, goal[:, None]).squeeze(1)
+    others = logits.scatter(1, goal[:, None], float("-inf")).amax(dim=1)
+    return others - own
+
+
+@LOSSES.register("ce")
+def _cross_entropy(logits: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, goal, reduction="none")
 
 
 def attack_loss(
@@ -22,10 +36,4 @@ def attack_loss(
     """
     goal = labels if targets is None else targets
     sign = 1.0 if targets is None else -1.0
-    if name == "ce":
-        return sign * F.cross_entropy(logits, goal, reduction="none")
-    if name != "margin":
-        raise ConfigError(f"unknown attack loss {name!r}; choose from: {', '.join(LOSSES)}")
-    own = logits.gather(1, goal[:, None]).squeeze(1)
-    others = logits.scatter(1, goal[:, None], float("-inf")).amax(dim=1)
-    return sign * (others - own)
+    return sign * LOSSES.get(name)(logits, goal)

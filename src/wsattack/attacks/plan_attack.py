@@ -11,7 +11,6 @@ from wsattack.attacks.balls import WassersteinBall
 from wsattack.attacks.losses import LOSSES, attack_loss
 from wsattack.attacks.result import AttackResult
 from wsattack.attacks.search import Attempt, RadiusSearch
-from wsattack.errors import ConfigError
 from wsattack.models.modes import eval_mode
 from wsattack.ot.settings import DEFAULTS
 
@@ -43,8 +42,7 @@ class PlanAttack:
         rtol: float = 0.02,
         judge: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
-        if loss not in LOSSES:
-            raise ConfigError(f"unknown attack loss {loss!r}; choose from: {', '.join(LOSSES)}")
+        LOSSES.get(loss)  # an unknown name fails here, not at the first step
         self.model, self.judge, self.loss = model, judge, loss
         self.ball = WassersteinBall(kernel_size=kernel_size, p=p, metric=metric, capacity=capacity)
         self.search = RadiusSearch(eps0=eps0, factor=factor, eps_max=eps_max, rtol=rtol)

@@ -6,8 +6,20 @@ import torch
 
 from wsattack.errors import ConfigError
 from wsattack.ot.settings import DEFAULTS
+from wsattack.registry import Registry
 
-METRICS = ("euclidean", "l1")
+# name -> (di, dj, p) -> the cost d**p of moving unit mass by the offsets (di, dj)
+METRICS: Registry = Registry("metric")
+
+
+@METRICS.register("euclidean")
+def _euclidean(di: torch.Tensor, dj: torch.Tensor, p: float) -> torch.Tensor:
+    return (di * di + dj * dj) ** (p / 2)  # not hypot(...)**p: p=2 stays exact in integers
+
+
+@METRICS.register("l1")
+def _cityblock(di: torch.Tensor, dj: torch.Tensor, p: float) -> torch.Tensor:
+    return (di.abs() + dj.abs()) ** p
 
 
 def wasserstein_cost(
@@ -45,14 +57,11 @@ def wasserstein_cost(
         raise ConfigError(f"kernel_size must be a positive odd integer, got {kernel_size}")
     if not p > 0:
         raise ConfigError(f"p must be positive, got {p}")
-    if metric not in METRICS:
-        raise ConfigError(f"metric must be one of {METRICS}, got {metric!r}")
+    distance = METRICS.get(metric)
     r = kernel_size // 2
     offsets = torch.arange(-r, r + 1, dtype=torch.float64)
     di, dj = torch.meshgrid(offsets, offsets, indexing="ij")
-    if metric == "euclidean":
-        return (di * di + dj * dj) ** (p / 2)  # not hypot(...)**p: p=2 stays exact in integers
-    return (di.abs() + dj.abs()) ** p
+    return distance(di, dj, p)
 
 
 def check_cost(cost: torch.Tensor) -> torch.Tensor:
