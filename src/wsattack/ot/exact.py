@@ -15,6 +15,10 @@ from wsattack.ot.cost import check_cost
 # Mass on pairs outside the k x k window, relative to the moved mass, above which the local
 # problem is declared infeasible (cost = inf); below it the LP's leftovers are round-off dust.
 _NONLOCAL_DUST = 1e-7
+# For float32 images the dust is their own round-off, which passes 1e-7 of the mass (a pixel
+# that only one source can reach may hold an ulp more than that source sends): allow this many
+# ulps of the coarsest input dtype instead when that is larger.
+_DUST_ULPS = 16
 _MAX_SIMPLEX_ITER = 10_000_000
 
 
@@ -64,7 +68,7 @@ def _pair_costs(src, dst, cost, ground):
     return np.where(inside, local, penalty), inside
 
 
-def _channel_cost(a_img, b_img, cost, ground, partial):
+def _channel_cost(a_img, b_img, cost, ground, partial, dust=_NONLOCAL_DUST):
     """Exact cost of moving channel image a onto b (all of b's mass if partial)."""
     src, dst = np.argwhere(a_img > 0), np.argwhere(b_img > 0)
     if len(src) == 0 or len(dst) == 0:
@@ -77,10 +81,20 @@ def _channel_cost(a_img, b_img, cost, ground, partial):
     else:
         plan = pot.emd(a, b * (a.sum() / b.sum()), M, numItermax=_MAX_SIMPLEX_ITER)
     if inside is not None:
-        if plan[~inside].sum() > _NONLOCAL_DUST * plan.sum():
+        if plan[~inside].sum() > dust * plan.sum():
             return math.inf
         M = np.where(inside, M, 0.0)
     return float((plan * M).sum())
+
+
+def _resolution(t) -> float:
+    """The relative round-off of a tensor's or array's floating dtype (0 for others)."""
+    dtype = t.dtype if isinstance(t, torch.Tensor | np.ndarray) else None
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+        return torch.finfo(dtype).eps
+    if isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.floating):
+        return float(np.finfo(dtype).eps)
+    return 0.0
 
 
 def _as_numpy(t, name):
@@ -124,6 +138,7 @@ def exact_cost(x, y, cost, local=True, partial=False, mass_rtol=1e-4, p=None, me
     array([0.5])
     """
     xs, ys = _as_numpy(x, "x"), _as_numpy(y, "y")
+    dust = max([_NONLOCAL_DUST] + [_DUST_ULPS * _resolution(t) for t in (x, y)])
     if xs.shape != ys.shape:
         raise ConfigError(f"x has shape {xs.shape} but y has {ys.shape}")
     c = check_cost(torch.as_tensor(cost, dtype=torch.float64)).numpy()
@@ -133,7 +148,8 @@ def exact_cost(x, y, cost, local=True, partial=False, mass_rtol=1e-4, p=None, me
     for b in range(len(xs)):
         _check_masses(xs[b].sum(axis=(1, 2)), ys[b].sum(axis=(1, 2)), mass_rtol, b, partial)
         total = sum(
-            _channel_cost(xs[b, ch], ys[b, ch], c, ground, partial) for ch in range(xs.shape[1])
+            _channel_cost(xs[b, ch], ys[b, ch], c, ground, partial, dust)
+            for ch in range(xs.shape[1])
         )
         costs[b] = total / mass_x[b]
     return ExactCost(costs, mass_x, mass_y)

@@ -43,6 +43,7 @@ class LocalCost:
 
     def __init__(self, cost: torch.Tensor, dtype: torch.dtype, device: torch.device):
         cost = check_cost(cost).to(torch.float64)
+        self.cost64 = cost  # for a float64 twin (`sinkhorn.solve` finishes float32 in float64)
         self.k = cost.shape[0]
         self.r = self.k // 2
         parts = _separable_parts(cost)

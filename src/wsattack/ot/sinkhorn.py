@@ -21,6 +21,11 @@ before convergence): we finish with step 1, so the plan's rows are exactly x, ta
 plan's column sums (so z >= 0 and mass(z) = mass(x)), and if the plan costs more than eps we
 return z_t = x + t (z - x) with t = eps / cost, the column sums of (1 - t) diag(x) + t Pi, whose
 cost is exactly eps. Every returned z is thus in the ball, after any number of iterations.
+In float32 that last step 1 and the column sums are redone in float64 from the same beta and
+psi: the duals grow like lam * |g| (thousands), and exp(alpha_i + beta_j) computed in float32
+then carries a relative error of |beta| ulps (1e-4 at lam=1e4), enough for z to need mass from
+outside the local window; in float64 the plan's rows are x to round-off, and only the final
+cast of z to float32 rounds it.
 
 Capacity (Hu et al. 2020, "Improved image Wasserstein attacks and defenses"): with a pixel
 ceiling u the plan must also satisfy Pi^T 1 <= u. Its multiplier only enters the beta step:
@@ -219,20 +224,35 @@ class _Result:
 
 
 def _finish(
-    res: _Result, work: _Work, done, log_s, mean_c, marginal, it, converged, objective, capacity
+    res: _Result,
+    work: _Work,
+    done,
+    log_s,
+    mean_c,
+    marginal,
+    it,
+    converged,
+    objective,
+    capacity,
+    exact: LocalCost | None,
 ) -> None:
-    """Write out the examples in `done`: plan (alpha, beta, psi) -> feasible z (module doc)."""
+    """Write out the examples in `done`: plan (alpha, beta, psi) -> feasible z (module doc).
+
+    exact: the float64 `LocalCost` when the work is in float32 (None in float64)."""
     x, eps = work.x[done], work.eps[done]
     beta = work.beta[done]
     idx = work.index[done]
     if capacity is None:
-        z = torch.exp(beta + log_s[done])
+        log_s, mean_c = log_s[done], mean_c[done]
+        if exact is not None:
+            x, eps, beta, log_s, mean_c = _step_one_f64(x, eps, beta, work.psi[done], exact)
+        z = torch.exp(beta + log_s)
         mass = _sum(z)  # 1 up to round-off; dividing by it makes mass(z) = mass(x) exactly
         z = z / mass.view(-1, 1, 1, 1)
-        cost = _sum(z * mean_c[done])
+        cost = _sum(z * mean_c)
         t = torch.clamp(eps / cost.clamp_min(torch.finfo(cost.dtype).tiny), max=1.0)
-        res.z[idx] = x + t.view(-1, 1, 1, 1) * (z - x)
-        res.cost[idx] = t * cost
+        res.z[idx] = (x + t.view(-1, 1, 1, 1) * (z - x)).to(res.z.dtype)
+        res.cost[idx] = (t * cost).to(res.cost.dtype)
     else:
         plan = _plan(work.alpha[done], beta, work.psi[done], capacity.cost)
         f64 = torch.float64
@@ -244,6 +264,16 @@ def _finish(
     res.iterations[idx] = it
     res.converged[idx] = converged[done]
     res.marginal[idx] = marginal[done]
+
+
+def _step_one_f64(x, eps, beta, psi, exact: LocalCost):
+    """Step 1 and the column statistics again, in float64 (module doc): x, eps, beta, log_s
+    (the log column sums less beta) and mean_c, all float64."""
+    f64 = torch.float64
+    x, eps, beta, psi = x.to(f64), eps.to(f64), beta.to(f64), psi.to(f64)
+    alpha = torch.log(x) - (exact.forward(beta, psi) - 1.0)
+    log_s, mean_c, _ = exact.backward(alpha, psi)
+    return x, eps, beta, log_s - 1.0, mean_c
 
 
 def _plan(alpha, beta, psi, cost: torch.Tensor) -> torch.Tensor:
@@ -295,6 +325,7 @@ def solve(
         inf.clone(),
     )
     res = _Result(x)
+    exact = None if x.dtype == torch.float64 else LocalCost(cost.cost64, torch.float64, x.device)
     for it in range(max_iter + 1):
         log_rows = cost.forward(work.beta, work.psi) - 1.0
         marginal = _sum(torch.abs(torch.exp(work.alpha + log_rows) - work.x))
@@ -304,7 +335,9 @@ def solve(
         converged = (marginal <= tol_marginal) & (work.g_change <= tol_dual)
         done = converged | (it == max_iter)
         if done.any():
-            _finish(res, work, done, log_s, mean_c, marginal, it, converged, objective, capacity)
+            _finish(
+                res, work, done, log_s, mean_c, marginal, it, converged, objective, capacity, exact
+            )
             keep = ~done
             if not keep.any():
                 break
