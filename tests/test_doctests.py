@@ -14,6 +14,7 @@ PUBLIC_MODULES = [
     "wsattack.attacks.verify",
     "wsattack.attacks.wasserstein",
     "wsattack.data.datasets",
+    "wsattack.models.binarize",
     "wsattack.models.load",
     "wsattack.models.modes",
     "wsattack.ot.cost",

@@ -15,6 +15,7 @@ from wsattack.attacks.schedules import SCHEDULES
 from wsattack.attacks.steps import STEPS
 from wsattack.data.datasets import DATASETS
 from wsattack.errors import ConfigError
+from wsattack.models.binarize import BINARIZE_AT
 from wsattack.models.registry import MODELS
 from wsattack.ot.cost import METRICS
 from wsattack.registry import Registry
@@ -36,6 +37,7 @@ REGISTRIES = {
     "dataset": DATASETS,
     "noise model": NOISE,
     "task": TASKS,
+    "model.binarize_at": BINARIZE_AT,
 }
 
 

@@ -63,3 +63,8 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.preprocess(x))
+
+    def without_binarize(self) -> Classifier:
+        """The same network (shared, not copied) and normalization, without the binarization."""
+        plain = Classifier(self.net, self.name, normalize=self.preprocessing["normalize"])
+        return plain.train(self.training).to(next(self.net.parameters()).device)

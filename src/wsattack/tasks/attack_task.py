@@ -33,6 +33,7 @@ from wsattack.attacks.build import build_attack
 from wsattack.attacks.verify import verify
 from wsattack.data import ImageData
 from wsattack.errors import ConfigError
+from wsattack.models.binarize import binarize_at
 from wsattack.results import ResultTable
 from wsattack.results.plots import plot_curves, plot_examples
 from wsattack.results.robustness import (
@@ -78,7 +79,7 @@ ADDED_COLUMNS = ("eps_failed", "found_by")  # absent from examples.csv of older 
 def run_attack(cfg, run_dir: Path) -> None:
     device = prepare(cfg)
     data = load_data(cfg)
-    model = load_model(cfg, data, device)
+    model, data = binarize_at(str(cfg.model.binarize_at), load_model(cfg, data, device), data)
     model.requires_grad_(False)
     target, judge = _attacked_model(model, cfg, data.num_classes)
     attack = build_attack(target, cfg.attack, cfg.get("schedule"), judge)
