@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler, TensorDataset
 
 from wsattack.errors import ConfigError
 
@@ -82,6 +84,29 @@ def gather(obj, ctx: DistContext) -> list:
     out = [None] * ctx.world_size
     dist.all_gather_object(out, obj)
     return out
+
+
+def steps_per_epoch(n: int, batch_size: int, world_size: int = 1) -> int:
+    """Batches per epoch of each rank: ceil(ceil(n / world_size) / (batch_size / world_size))."""
+    per_rank = -(-n // world_size)
+    return -(-per_rank // (batch_size // world_size))
+
+
+def rank_sampler(size: int, ctx: DistContext, seed: int) -> DistributedSampler:
+    """This rank's share of every global batch of a permutation of `size` examples drawn from
+    a generator seeded by `seed` + the epoch (`set_epoch`); when `size` does not divide among
+    the ranks a few examples are repeated to even the shares."""
+    dataset = TensorDataset(torch.zeros(size))
+    return DistributedSampler(dataset, ctx.world_size, ctx.rank, shuffle=True, seed=seed)
+
+
+def wrap(net: torch.nn.Module, ctx: DistContext, device: torch.device) -> torch.nn.Module:
+    """`net` under DistributedDataParallel in a multi-process run (gradients averaged across
+    the ranks at each backward), `net` itself in one process."""
+    if not ctx.active:
+        return net
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(net, device_ids=ids)
 
 
 def shared_run_dir(ctx: DistContext, run_dir: Path) -> Path:
