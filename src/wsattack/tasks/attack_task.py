@@ -46,7 +46,7 @@ from wsattack.smoothing import SmoothedClassifier
 from wsattack.smoothing.attackable import smoothed_target
 from wsattack.tasks.attack_parts import merge_parts, recover_parts, save_part
 from wsattack.tasks.registry import register_task
-from wsattack.tasks.setup import load_data, load_model, prepare
+from wsattack.tasks.setup import setup
 
 log = logging.getLogger("wsattack")
 UNTARGETED = -1
@@ -77,9 +77,8 @@ ADDED_COLUMNS = ("eps_failed", "found_by")  # absent from examples.csv of older 
     "adversarial attack (examples.csv, accuracy_vs_eps.csv/png, examples.png, adversarial.pt)",
 )
 def run_attack(cfg, run_dir: Path) -> None:
-    device = prepare(cfg)
-    data = load_data(cfg)
-    model, data = binarize_at(str(cfg.model.binarize_at), load_model(cfg, data, device), data)
+    _, data, model = setup(cfg)
+    model, data = binarize_at(str(cfg.model.binarize_at), model, data)
     model.requires_grad_(False)
     target, judge = _attacked_model(model, cfg, data.num_classes)
     attack = build_attack(target, cfg.attack, cfg.get("schedule"), judge)

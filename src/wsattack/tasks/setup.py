@@ -25,6 +25,14 @@ def prepare(cfg) -> torch.device:
     return device
 
 
+def setup(cfg) -> tuple[torch.device, ImageData, Classifier]:
+    """The start of every task that evaluates a trained model (eval, attack, certify): device
+    and seed, the data of `cfg.dataset`, and the model of `cfg.model` on that device."""
+    device = prepare(cfg)
+    data = load_data(cfg)
+    return device, data, load_model(cfg, data, device)
+
+
 def load_data(cfg, split: str | None = None) -> ImageData:
     data = build_dataset(cfg.dataset, split)
     log.info(
