@@ -9,8 +9,11 @@ import importlib
 import pytest
 
 PUBLIC_MODULES = [
+    "wsattack.attacks.auto",
     "wsattack.attacks.balls",
+    "wsattack.attacks.frank_wolfe",
     "wsattack.attacks.lp_pgd",
+    "wsattack.attacks.plan_pgd",
     "wsattack.attacks.verify",
     "wsattack.attacks.wasserstein",
     "wsattack.data.datasets",

@@ -29,6 +29,23 @@ class AutoWasserstein:
     PGD's. rerun_above: examples broken by Frank-Wolfe at a radius above this (and those it did
     not break) are attacked again by PGD; 0 reruns every example. The ball (kernel_size, p,
     metric, capacity), loss, judge and search settings (eps0, factor, eps_max, rtol) are shared.
+
+    References
+    ----------
+    .. [1] F. Croce and M. Hein, "Reliable Evaluation of Adversarial Robustness with an Ensemble
+       of Diverse Parameter-free Attacks", ICML 2020.
+    .. [2] K. Wu, A. H. Wang and Y. Yu, "Stronger and Faster Wasserstein Adversarial Attacks",
+       ICML 2020.
+
+    Examples
+    --------
+    >>> from wsattack import load_dataset, load_model
+    >>> data = load_dataset("demo", limit=4)
+    >>> model = load_model("zoo:demo_fashion_mnist_cnn")
+    >>> attack = AutoWasserstein(model, fw_steps=5, pgd_steps=5)
+    >>> result = attack(data.images, data.labels)
+    >>> set(result.found_by) <= {"wasserstein_fw", "wasserstein_pgd", ""}
+    True
     """
 
     forwards_to = PlanAttack  # where **shared goes (for the config's parameter check)

@@ -28,11 +28,25 @@ class WassersteinFW(PlanAttack):
     point already found takes steps 2 / (t + warm_step + 2), so its first step does not throw
     that point away. Search and ball settings: see `PlanAttack`.
 
+    References
+    ----------
+    .. [1] K. Wu, A. H. Wang and Y. Yu, "Stronger and Faster Wasserstein Adversarial Attacks",
+       ICML 2020.
+    .. [2] J. E. Hu, A. Swaminathan, H. Salman and G. Yang, "Improved Image Wasserstein Attacks
+       and Defenses", ICLR 2020 Workshop on Trustworthy ML.
+
     Examples
     --------
-    >>> attack = WassersteinFW(model)                      # doctest: +SKIP
-    >>> result = attack(images, labels)                    # doctest: +SKIP
-    >>> result.eps_found, result.eps_failed, result.adv    # doctest: +SKIP
+    >>> from wsattack import load_dataset, load_model, verify
+    >>> data = load_dataset("demo", limit=4)
+    >>> attack = WassersteinFW(load_model("zoo:demo_fashion_mnist_cnn"), steps=10)
+    >>> result = attack(data.images, data.labels)
+    >>> bool((result.eps_failed <= result.eps_found).all())  # each example's radius bracketed
+    True
+    >>> bool(verify(attack.ball, data.images, result).verified.all())
+    True
+    >>> float(result.adv.min()) >= 0 and float(result.adv.max()) <= 1 + 1e-6  # capacity
+    True
     """
 
     def __init__(

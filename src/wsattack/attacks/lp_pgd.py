@@ -90,7 +90,17 @@ class LinfPGD(LpPGD):
 @register_attack("l2_pgd")
 class L2PGD(LpPGD):
     """l_2 PGD with normalized gradient steps; by default l_2 radii 0.1 to 3.0 in turn, 40 steps
-    of 0.1 each."""
+    of 0.1 each.
+
+    Examples
+    --------
+    >>> from wsattack import load_dataset, load_model
+    >>> data = load_dataset("demo", limit=8)
+    >>> result = L2PGD(load_model("zoo:demo_fashion_mnist_cnn"))(data.images, data.labels)
+    >>> found = set(result.eps_found[result.success].tolist()) - {0.0}  # 0: misclassified
+    >>> found <= {0.1, 0.25, 0.5, 1.0, 2.0, 3.0}  # broken at the radii of its schedule
+    True
+    """
 
     norm, step_name = "2", "l2"
 

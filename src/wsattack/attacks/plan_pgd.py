@@ -33,6 +33,20 @@ class WassersteinPlanPGD(PlanAttack):
     dual_iters: with capacity, the most rounds of the projection's dual ascent per step (each
     stops earlier once its prices are accurate to DUAL_TOL). Search and ball settings: see
     `PlanAttack`.
+
+    References
+    ----------
+    .. [1] K. Wu, A. H. Wang and Y. Yu, "Stronger and Faster Wasserstein Adversarial Attacks",
+       ICML 2020.
+
+    Examples
+    --------
+    >>> from wsattack import load_dataset, load_model, verify
+    >>> data = load_dataset("demo", limit=4)
+    >>> attack = WassersteinPlanPGD(load_model("zoo:demo_fashion_mnist_cnn"), steps=10)
+    >>> result = attack(data.images, data.labels)
+    >>> bool(verify(attack.ball, data.images, result).verified.all())
+    True
     """
 
     def __init__(self, model, steps: int = 20, alpha: float = 0.5, dual_iters: int = 30, **kwargs):
