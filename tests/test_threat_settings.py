@@ -91,6 +91,7 @@ def test_unknown_settings_name_the_valid_ones():
         WassersteinBall(gamma=1.0)
     with pytest.raises(ConfigError, match="lam must be positive"):
         WassersteinSettings(lam=0)
+    assert WassersteinSettings(tol=0).tol == 0  # allowed: every iteration runs
 
 
 def test_the_wasserstein_step_solves_with_every_solver_setting_of_the_ball(monkeypatch):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from wsattack.errors import ConfigError
+from wsattack.ot.inputs import check_solver_args
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,9 @@ class WassersteinSettings:
     capacity: bool = False
 
     def __post_init__(self):
-        for name in ("lam", "sinkhorn_iters", "tol"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        # The solver's own checks, at once rather than at the first projection (the cost's
+        # settings are checked by `wasserstein_cost` when a ball builds its cost).
+        check_solver_args(self.lam, self.sinkhorn_iters, self.tol, self.tol)
 
     @classmethod
     def names(cls) -> list[str]:
