@@ -1,9 +1,9 @@
 """The l_inf and l_2 PGD baselines, for the paper's comparison of threat models (Figure 2).
 
 Each carries its own radius schedule: by default every radius of a list in turn (`fixed`), the
-usual MNIST radii of its norm (l_inf up to 0.3, l_2 up to 3) and smaller ones where undefended
-models break, so that the accuracy at each radius is measured there rather than read off a
-geometric schedule that steps over it.
+usual MNIST radii of its norm (l_inf up to 0.3, the radius of the paper's Figure 2; l_2 up to 3)
+and smaller ones where undefended models break, so that the accuracy at each radius is measured
+there rather than read off a geometric schedule that steps over it.
 """
 
 from __future__ import annotations
