@@ -11,27 +11,19 @@ fast and a failure replays; examples that once failed are pinned below as regres
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis_profile import property_settings
 
 from wsattack.ot import exact_cost, linear_oracle, project, project_linear, project_plan
 from wsattack.ot import wasserstein_cost as ground_cost
 from wsattack.ot.feasible import make_feasible
 from wsattack.ot.plans import column_sums, identity_plan, neighbours, plan_cost, valid_offsets
 
-# WSATTACK_HYPOTHESIS_EXAMPLES=N explores N random examples per test instead (a bug hunt).
-EXPLORE = int(os.environ.get("WSATTACK_HYPOTHESIS_EXAMPLES", "0"))
-PROPERTY = settings(
-    max_examples=EXPLORE or 20,
-    deadline=None,
-    derandomize=not EXPLORE,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROPERTY = property_settings(20)
 MASS_RTOL = 1e-5
 COST_RTOL = 1e-3
 

@@ -57,6 +57,8 @@ NULL_DEFAULT_KINDS = {
     "eval.verify_linf_eps": "number",
     "dataset.indices": "indices",
 }
+# Lists of paths (their default is empty, so it does not say so).
+PATH_LISTS = frozenset({"runs"})
 # Keys with a non-null default that null turns off (elsewhere null is refused for a set value).
 NULL_ALLOWED = frozenset({"model.checkpoint", "train.eval_split", "cpu_threads"})
 
@@ -139,8 +141,7 @@ def _check_kind(key: str, value, default) -> None:
         if not _is_number(value):
             raise ConfigTypeError(f"{key} must be a number, got {value!r}; fix: {key}={default}")
     elif isinstance(default, str):
-        if isinstance(value, DictConfig | ListConfig):
-            raise ConfigTypeError(f"{key} must be a single value, got {_show(value)}")
+        _check_text(key, value, default)
     elif isinstance(default, ListConfig):
         _check_list(key, value, default)
     elif isinstance(default, DictConfig) and not isinstance(value, DictConfig):
@@ -148,6 +149,16 @@ def _check_kind(key: str, value, default) -> None:
             f"{key} is a group of options ({', '.join(map(str, default))}), got {value!r}; "
             f"fix: set one of them, e.g. {key}.{next(iter(default), 'KEY')}=VALUE"
         )
+
+
+def _check_text(key: str, value, default: str) -> None:
+    """A string; true/false too where the default is "auto" (a three-way setting)."""
+    if isinstance(value, str) or (isinstance(value, bool) and default == "auto"):
+        return
+    if isinstance(value, DictConfig | ListConfig):
+        raise ConfigTypeError(f"{key} must be a single value, got {_show(value)}")
+    # Hydra reads 3 as a number: quoting it passes the text "3".
+    raise ConfigTypeError(f"{key} must be text, got the number {value!r}; fix: {key}='{value}'")
 
 
 def _check_null_default_kind(key: str, value) -> None:
@@ -167,6 +178,8 @@ def _check_null_default_kind(key: str, value) -> None:
 def _check_list(key: str, value, default: ListConfig) -> None:
     if not isinstance(value, ListConfig):
         raise ConfigTypeError(f"{key} must be a list, got {value!r}; fix: {key}=[...]")
+    if key in PATH_LISTS and not all(isinstance(v, str) for v in value):
+        raise ConfigTypeError(f"{key} must be a list of paths; fix: quote them, {key}=['1']")
     if len(default) and all(_is_number(v) for v in default):
         bad = [v for v in value if not _is_number(v)]
         if bad:

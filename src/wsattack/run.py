@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -49,20 +50,25 @@ def _validate(task: str, overrides: list[str]) -> None:
     try:
         cfg = compose_config(task, overrides)
         base = compose_config(task, group_choices(cfg, overrides))
+    # Hydra raises a bare ValueError or TypeError for some group values (null, [1]).
+    except (HydraException, ValueError, TypeError) as err:
+        _fail(explain(err, _default_config(task), overrides))
+    try:
         _resolve(cfg)
         check_values(cfg, base, overrides)
         check_run_dir(str(cfg.hydra.run.dir))
-    except HydraException as err:
-        base = None
-        try:
-            base = compose_config(task, [])
-        except HydraException:
-            pass
-        _fail(explain(err, base, overrides))
     except ConfigError as err:
         _fail(str(err))
     finally:
         GlobalHydra.instance().clear()
+
+
+def _default_config(task: str) -> DictConfig | None:
+    """The task's config without overrides (what error messages list valid keys from)."""
+    try:
+        return compose_config(task, [])
+    except HydraException:
+        return None
 
 
 def _resolve(cfg: DictConfig) -> None:
@@ -90,7 +96,15 @@ def _hydra_main(cfg: DictConfig) -> None:
             saved.unlink(missing_ok=True)
         else:
             saved.write_bytes(previous)
+        _remove_if_bookkeeping(run_dir)
         _fail(str(err))
+
+
+def _remove_if_bookkeeping(run_dir: Path) -> None:
+    """Remove a run directory that holds only Hydra's bookkeeping (.hydra/, the log): a run
+    refused at its start leaves no empty run behind."""
+    if all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir()):
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def cli(argv: list[str] | None = None) -> None:

@@ -48,7 +48,8 @@ def read_checkpoint(path: Path) -> tuple[dict, dict]:
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"checkpoint {path} does not exist; fix: model.checkpoint=PATH of a file")
+        what = "is not a file" if path.exists() else "does not exist"
+        raise ConfigError(f"checkpoint {path} {what}; fix: model.checkpoint=PATH of a file")
     obj = _load(path)
     state, meta = _unwrap(obj, path)
     if not (
@@ -82,10 +83,12 @@ def _load(path: Path):
 
 
 def _unreadable(path: Path, err: Exception) -> ConfigError:
-    reason = next((line for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    # The first sentence of the reason: torch's add paragraphs of advice that do not apply.
+    reason = next((line for line in str(err).splitlines() if line.strip()), "").split(". ")[0]
+    detail = f"{type(err).__name__}: {reason}" if reason else type(err).__name__
     return ConfigError(
-        f"checkpoint {path} cannot be read ({type(err).__name__}: {reason[:120]}): truncated or "
-        "not a torch.save file; fix: download or save it again"
+        f"checkpoint {path} cannot be read ({detail}): truncated or not a torch.save file; "
+        "fix: download or save it again"
     )
 
 

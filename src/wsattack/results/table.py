@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from wsattack.errors import ConfigError
+
 log = logging.getLogger("wsattack")
 TAIL_BLOCK = 1 << 16  # bytes read from the end at a time when looking for the last newline
 
@@ -44,7 +46,10 @@ class ResultTable:
             return
         header = self._header()
         if header != self.columns:
-            raise ValueError(f"{self.path} has columns {header}, expected {self.columns}")
+            raise ConfigError(
+                f"{self.path} has columns {header}, expected {self.columns}: it holds another "
+                "kind of result; fix: hydra.run.dir=A_NEW_DIRECTORY"
+            )
         self._drop_torn_tail()
 
     def read(self) -> pd.DataFrame:

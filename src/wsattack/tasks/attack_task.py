@@ -257,6 +257,7 @@ def _finish(frame, run_dir: Path, cfg, attack) -> None:
         _plot_examples(merged, frame, run_dir / "examples.png")
     summary = _summary(frame, radii, cfg)
     _warn_unmeasured(eps, failed, radii, _schedule_start(attack))
+    (run_dir / "summary.csv").unlink(missing_ok=True)  # other report_radii, other columns
     ResultTable(run_dir / "summary.csv", list(summary)).replace([summary])
     print(" ".join(f"{k}={v}" for k, v in summary.items()))
 

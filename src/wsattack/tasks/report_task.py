@@ -32,6 +32,8 @@ from wsattack.tasks.registry import register_task
 
 log = logging.getLogger("wsattack")
 EXAMPLES = "examples.csv"
+# What the report reads from examples.csv (eps_failed is optional: older runs lack it).
+REQUIRED_COLUMNS = ("clean_correct", "success", "eps_found")
 
 
 @register_task(
@@ -93,7 +95,19 @@ def _radii(radii) -> list[float]:
 
 
 def _examples(run: Path) -> pd.DataFrame:
-    frame = pd.read_csv(run / EXAMPLES, keep_default_na=False, na_values=[])
+    try:
+        frame = pd.read_csv(run / EXAMPLES, keep_default_na=False, na_values=[])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"{run / EXAMPLES} is not a readable CSV ({type(err).__name__}); fix: runs= the run "
+            "directories of `wsattack attack`"
+        ) from err
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame]
+    if missing:
+        raise ConfigError(
+            f"{run / EXAMPLES} lacks the columns {missing} of an attack's examples.csv; fix: runs= "
+            "the run directories of `wsattack attack`"
+        )
     if frame.empty:
         raise ConfigError(f"{run / EXAMPLES} has no rows yet: finish (or resume) that attack first")
     return frame
