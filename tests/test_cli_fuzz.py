@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 from hypothesis_profile import property_settings
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from wsattack.config_check import COUNTS, NULL_ALLOWED, NULL_DEFAULT_KINDS
+from wsattack.config_check import (
+    COUNTS,
+    NON_NEGATIVE_NUMBERS,
+    NULL_ALLOWED,
+    NULL_DEFAULT_KINDS,
+    POSITIVE_NUMBERS,
+)
 from wsattack.run import cli, compose_config
 from wsattack.tasks import TASKS
 from wsattack.tasks.attack_task import EXAMPLE_COLUMNS
@@ -93,9 +99,14 @@ def _bad_overrides(task: str) -> st.SearchStrategy[str]:
     )
     counts = [k for k, _ in leaves if k.rsplit(".", 1)[-1] in COUNTS] + sorted(NULL_DEFAULT_KINDS)
     counts = [k for k in counts if NULL_DEFAULT_KINDS.get(k, "count") == "count"]
-    out_of_range = st.tuples(st.sampled_from(counts), st.sampled_from(["0", "-1", "2.5"])).map(
-        "=".join
-    )
+    leaf = {k: k.rsplit(".", 1)[-1] for k, _ in leaves}
+    positive = [k for k in leaf if leaf[k] in POSITIVE_NUMBERS]
+    non_negative = [k for k in leaf if leaf[k] in NON_NEGATIVE_NUMBERS]
+    out_of_range = st.one_of(
+        st.tuples(st.sampled_from(counts), st.sampled_from(["0", "-1", "2.5"])),
+        st.tuples(st.sampled_from(positive), st.sampled_from(["0", "-0.5", "nan"])),
+        st.tuples(st.sampled_from(non_negative), st.sampled_from(["-1", "-1e-9", "nan"])),
+    ).map("=".join)
     nulls = [k for k, v in leaves if v is not None and k not in NULL_ALLOWED]
     null = st.sampled_from(nulls).map(lambda k: f"{k}=null")
     name = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=3, max_size=10).map(lambda s: f"zz{s}")

@@ -123,3 +123,22 @@ def _example_row(idx: int) -> dict:
     row = dict.fromkeys(EXAMPLE_COLUMNS, 0)
     row.update(idx=idx, eps_found=0.123456789, found_by="wasserstein", target=-1, time_s=0.01)
     return row
+
+
+def test_a_corrupt_part_is_dropped_and_its_examples_redone(tmp_path, checkpoint):
+    """A part file cut short (as a power loss could leave it, fsync aside): deleted on resume,
+    its examples' rows dropped and attacked again, at the end; the same rows and adversarial
+    examples as the uninterrupted run, in another order."""
+    ref, cut = tmp_path / "ref", tmp_path / "cut"
+    run_to_end(task_args("attack", ref, checkpoint))
+    run_to_end(task_args("attack", cut, checkpoint))
+    part = sorted((cut / "adversarial_parts").glob("part_*.pt"))[1]
+    part.write_bytes(part.read_bytes()[:100])
+    (cut / "adversarial.pt").unlink()
+    run_to_end(task_args("attack", cut, checkpoint))
+    a, b = (pd.read_csv(d / "examples.csv").drop(columns="time_s") for d in (ref, cut))
+    assert b["idx"].tolist() == [0, 1, 4, 5, 6, 7, 2, 3]
+    pd.testing.assert_frame_equal(a, b.sort_values("idx", ignore_index=True))
+    x, y = (torch.load(d / "adversarial.pt", weights_only=True) for d in (ref, cut))
+    order = torch.argsort(y["idx"])
+    assert all(torch.equal(x[k], y[k][order]) for k in x)

@@ -50,6 +50,12 @@ COUNTS = frozenset(
 )
 # Leaf names of integers where 0 means "off" or is a valid seed: a non-negative integer.
 NON_NEGATIVE_INTS = frozenset({"checkpoint_every", "cpu_threads", "every", "seed", "size"})
+# Leaf names of reals that are positive wherever they appear (rates, radii, exponents...).
+POSITIVE_NUMBERS = frozenset({"eps0", "eps_max", "factor", "lam", "lr", "p", "radius", "rtol"})
+# Leaf names of reals that may be 0 but never negative (noise scales, penalties, tolerances).
+NON_NEGATIVE_NUMBERS = frozenset(
+    {"momentum", "rerun_above", "sigma", "tol", "warmup_epochs", "weight_decay"}
+)
 # The kind of the keys whose default is null (other null keys take any single value or null).
 NULL_DEFAULT_KINDS = {
     "dataset.limit": "count",
@@ -196,6 +202,10 @@ def _check_range(key: str, value) -> None:
         _check_count(key, value, minimum=0)
     elif isinstance(value, float) and math.isnan(value):
         raise ConfigError(f"{key} must be a number, got nan")
+    elif leaf in POSITIVE_NUMBERS and _is_number(value) and value <= 0:
+        raise ConfigError(f"{key} must be > 0, got {value}")
+    elif leaf in NON_NEGATIVE_NUMBERS and _is_number(value) and value < 0:
+        raise ConfigError(f"{key} must be >= 0, got {value}")
 
 
 def _check_count(key: str, value, minimum: int) -> None:
