@@ -76,8 +76,10 @@ def _check_outputs(task: str, ref, cut, replay: str) -> None:
     if task == "train":
         a, b = (read_checkpoint(d / "model.pt")[0] for d in (ref, cut))
         assert all(torch.equal(a[k], b[k]) for k in a), replay
+        kept = [sorted(p.name for p in (d / "checkpoints").glob("*.pt")) for d in (ref, cut)]
+        assert kept[0] == kept[1], replay  # every epoch's copy, none missing
         for saved in (cut / "checkpoints").glob("*.pt"):
-            read_checkpoint(saved)  # no torn checkpoint left behind
+            read_checkpoint(saved)  # none torn
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.3, 0.999])

@@ -4,6 +4,7 @@ totals and RNG state, where in the epoch), a copy per finished epoch, and resumi
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import torch
@@ -46,8 +47,12 @@ class TrainCheckpoints:
         save_checkpoint(self.last, self.model, self.dataset, metrics, train_state=state)
 
     def keep_epoch(self, epochs_done: int) -> None:
-        """A copy of last.pt as epoch_NNN.pt (main process)."""
-        (self.folder / f"epoch_{epochs_done:03d}.pt").write_bytes(self.last.read_bytes())
+        """A copy of last.pt as epoch_NNN.pt (main process), atomic: a kill mid-copy leaves no
+        torn epoch file."""
+        target = self.folder / f"epoch_{epochs_done:03d}.pt"
+        tmp = target.with_suffix(".pt.tmp")
+        shutil.copyfile(self.last, tmp)
+        tmp.replace(target)
 
     def resume(self) -> tuple[int, int, EpochTotals] | None:
         """Restore weights, optimizer, schedule and this rank's RNG state and epoch totals;
@@ -68,4 +73,7 @@ class TrainCheckpoints:
         self.scheduler.load_state_dict(state["scheduler"])
         mine = state["ranks"][self.dist.rank]
         set_rng_state(mine["rng"])
+        kept = self.folder / f"epoch_{state['epoch']:03d}.pt"
+        if self.dist.is_main and state["epoch"] and state["batch"] == 0 and not kept.exists():
+            self.keep_epoch(state["epoch"])  # killed between last.pt and its epoch copy
         return state["epoch"], state["batch"], EpochTotals(**mine["totals"])
