@@ -110,7 +110,7 @@ def test_targeted_all_classes(tmp_path, checkpoint):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["attack.params.eps0=0"], "schedule.eps0 must be positive"),
+        (["attack.params.eps0=0"], "attack.params.eps0 must be positive"),
         (["attack=pgd"], "unknown attack 'pgd'; choose from: auto, l2_pgd, linf_pgd, wasserstein,"),
         (["attack.params.step=newton"], "unknown step 'newton'; choose from: l2, linf"),
         (["attack.params.kernel_size=4"], "odd"),

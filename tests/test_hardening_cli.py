@@ -4,12 +4,14 @@ no traceback, and no existing result changed; the Python API raises ValueError/T
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 import torch
 from conftest import run_cli
 from omegaconf import OmegaConf
 
+from wsattack.attacks import WassersteinFW, WassersteinPGD
 from wsattack.errors import ConfigError
 from wsattack.models import build_model, read_checkpoint, save_checkpoint
 from wsattack.run import cli
@@ -147,3 +149,23 @@ def test_a_results_file_of_another_kind_is_refused(tmp_path, capsys):
     run = [*TINY, "model=mnist_cnn", "model.checkpoint=none", f"hydra.run.dir={tmp_path}"]
     assert "fix: hydra.run.dir=A_NEW_DIRECTORY" in _cli_error(capsys, "attack", *run)
     assert (tmp_path / "examples.csv").read_text() == "epoch,train_loss\n1,0.5\n"
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "error", "expected"),
+    [
+        (lambda x: x.numpy(), lambda y: y, TypeError, "images must be a float torch.Tensor"),
+        (lambda x: x[0], lambda y: y, ValueError, "images must have shape (B, C, H, W)"),
+        (lambda x: x * float("nan"), lambda y: y, ValueError, "NaN or Inf"),
+        (lambda x: x, lambda y: y.float(), TypeError, "labels must be an integer torch.Tensor"),
+        (lambda x: x, lambda y: y[:1], ValueError, "labels must have shape (2,)"),
+        (lambda x: x, lambda y: -y, ValueError, "labels must be classes >= 0"),
+    ],
+)
+@pytest.mark.parametrize("attack", ["wasserstein", "wasserstein_fw"])
+def test_attack_api_refuses_bad_tensors(attack, images, labels, error, expected):
+    model = build_model(OmegaConf.create({"name": "mnist_cnn", "checkpoint": None}), (1, 8, 8))
+    cls = WassersteinPGD if attack == "wasserstein" else WassersteinFW
+    x, y = torch.rand(2, 1, 8, 8), torch.tensor([1, 2])
+    with pytest.raises(error, match=re.escape(expected)):
+        cls(model.eval())(images(x), labels(y))

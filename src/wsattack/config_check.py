@@ -203,7 +203,7 @@ def _check_range(key: str, value) -> None:
     elif isinstance(value, float) and math.isnan(value):
         raise ConfigError(f"{key} must be a number, got nan")
     elif leaf in POSITIVE_NUMBERS and _is_number(value) and value <= 0:
-        raise ConfigError(f"{key} must be > 0, got {value}")
+        raise ConfigError(f"{key} must be positive, got {value}")
     elif leaf in NON_NEGATIVE_NUMBERS and _is_number(value) and value < 0:
         raise ConfigError(f"{key} must be >= 0, got {value}")
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from wsattack.attacks.inputs import check_batch
 from wsattack.attacks.result import NOT_FOOLED, AttackResult
 from wsattack.attacks.schedules import Stage
 from wsattack.errors import ConfigError
@@ -53,6 +54,7 @@ class PGD:
     def __call__(
         self, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None
     ) -> AttackResult:
+        check_batch(images, labels, targets)
         device = next(self.model.parameters()).device
         x, labels = images.to(device), labels.to(device)
         targets = None if targets is None else targets.to(device)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 
 from wsattack.attacks.balls import WassersteinBall
+from wsattack.attacks.inputs import check_batch
 from wsattack.attacks.losses import LOSSES, attack_loss
 from wsattack.attacks.result import AttackResult
 from wsattack.attacks.search import Attempt, RadiusSearch
@@ -76,6 +77,7 @@ class PlanAttack:
     ) -> AttackResult:
         """Attack; `start`/`hi` optionally give known adversarial points and their radii (only
         smaller radii are then searched)."""
+        check_batch(images, labels, targets)
         device = next(self.model.parameters()).device
         x, labels = images.to(device), labels.to(device)
         targets = None if targets is None else targets.to(device)
