@@ -76,10 +76,10 @@ def check_values(cfg: DictConfig, base: DictConfig, overrides: list[str]) -> Non
     among them (`dataset=...`, `experiment=...`), so that a preset's values count as defaults.
     """
     for key in value_keys(cfg, overrides):
-        value = OmegaConf.select(cfg, key)
-        if base is not None and OmegaConf.select(base, key, default=_ABSENT) is _ABSENT:
+        default = OmegaConf.select(base, key, default=_ABSENT)
+        if default is _ABSENT:
             continue  # added with +key=value: no default says its kind
-        default = None if base is None else OmegaConf.select(base, key)
+        value = OmegaConf.select(cfg, key)
         _check_kind(key, value, default)
         _check_range(key, value)
 
@@ -126,11 +126,7 @@ def check_run_dir(path: str) -> None:
                 created.rmdir()
 
 
-class _Absent:
-    """Marks a key that the base config does not have."""
-
-
-_ABSENT = _Absent()
+_ABSENT = object()  # marks a key that the base config does not have
 
 
 def _check_kind(key: str, value, default) -> None:
