@@ -13,7 +13,7 @@ JOBS ?= 2
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint demo demo-assets bench bench-sinkhorn bench-attack bench-certify bench-strength \
+.PHONY: help install test lint demo demo-assets bench bench-sinkhorn bench-attack bench-certify bench-strength bench-sequential \
 	reproduce-wong2019-mnist reproduce-levine2020-mnist clean
 
 help:  ## list the targets
@@ -43,8 +43,8 @@ demo-assets: $(STAMP)  ## regenerate the packaged demo sample and model (Debian'
 reproduce-wong2019-mnist: $(STAMP)  ## Wong 2019 Figure 4 and eps=1 table: the four zoo models on the first N MNIST test images (DATA=, ZOO_DIR=)
 	$(BIN)/python scripts/reproduce_wong2019_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR)
 
-reproduce-levine2020-mnist: $(STAMP)  ## Levine 2020 Table 1: certify with the 14 zoo smoothing models on the first N MNIST test images (DATA=, ZOO_DIR=)
-	$(BIN)/python scripts/reproduce_levine2020_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR) --jobs $(JOBS)
+reproduce-levine2020-mnist: $(STAMP)  ## Levine 2020 Table 1: certify with the 14 zoo smoothing models on the first N MNIST test images (DATA=, ZOO_DIR=; SEQUENTIAL=1: sequential beside fixed)
+	$(BIN)/python scripts/reproduce_levine2020_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR) --jobs $(JOBS) $(if $(SEQUENTIAL),--sequential)
 
 bench: bench-sinkhorn bench-attack bench-certify  ## every speed benchmark (JSON under outputs/bench/)
 
@@ -57,6 +57,10 @@ bench-attack: $(STAMP)  ## attack speed against the authors' code (100 MNIST ima
 bench-strength: N = 100
 bench-strength: $(STAMP)  ## attack strength: acc@radius of each attack on wong2019_mnist_robust (+ MODELS="NAME=CKPT[@DATASET] ..."), N=100 (outputs/bench/strength/)
 	$(BIN)/python scripts/bench_attack_strength.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR) $(if $(ATTACKS),--attacks $(ATTACKS)) $(foreach m,$(MODELS),--model $(m))
+
+bench-sequential: N = 500
+bench-sequential: $(STAMP)  ## sequential vs fixed certification, sigma=0.01 zoo models, radii 0.005/0.01/0.015, N=500 (outputs/bench/sequential_certify/)
+	$(BIN)/python scripts/bench_sequential_certify.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR)
 
 bench-certify: $(STAMP)  ## certification throughput, 11,000 samples per image (outputs/bench/certify.json)
 	$(BIN)/python scripts/bench_certify.py --threads $(THREADS)

@@ -7,6 +7,10 @@ writes Table 1's columns (classification accuracy with the percent abstained, me
 robustness, base classifier accuracy under noise) beside the paper's numbers. A model that
 cannot be had is reported as unavailable and skipped; a run that fails is reported and skipped.
 
+With --sequential, every model is also certified with `smoothing.sequential=true` (in
+OUT/<noise>_sigma_<S>_sequential/), and the table shows its numbers and mean noise samples per
+image beside the fixed-budget ones.
+
 Resumable: each run lives in OUT/<noise>_sigma_<S>/. A run whose summary.csv already covers N
 images is not started again; an interrupted one continues after its last finished chunk.
 Writes OUT/table1.csv and OUT/table1.md.
@@ -67,6 +71,15 @@ COLUMNS = [
     "paper_base_accuracy_pct",
     "status",
 ]
+# With --sequential: the same run with smoothing.sequential=true, and its mean samples per image.
+SEQUENTIAL = "sequential"
+SEQUENTIAL_COLUMNS = [
+    "seq_accuracy_pct",
+    "seq_abstained_pct",
+    "seq_median_radius",
+    "seq_base_accuracy_pct",
+    "seq_mean_samples",
+]
 
 
 def parse_args() -> argparse.Namespace:
@@ -77,6 +90,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("outputs/reproduce_levine2020_mnist"))
     parser.add_argument(
         "--jobs", type=int, default=1, help="models certified at once (one CPU thread each)"
+    )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="also certify with smoothing.sequential=true and show it beside the fixed budget",
     )
     return parser.parse_args()
 
@@ -107,11 +125,12 @@ def finished(run_dir: Path, n: int) -> bool:
     return summary.is_file() and int(pd.read_csv(summary)["n"].iloc[0]) == n
 
 
-def certify(noise: str, sigma: float, args, run_dir: Path) -> str | None:
+def certify(noise: str, sigma: float, args, run_dir: Path, sequential: bool) -> str | None:
     """One `wsattack certify` run in a child process, as a user would run it; None when it
     succeeded, else why it failed."""
     name = model_name(noise, sigma)
     print(f"== certifying {name} (first {args.n} images) -> {run_dir}", flush=True)
+    extra = ["smoothing.sequential=true"] if sequential else []
     command = [
         sys.executable,
         "-m",
@@ -125,12 +144,13 @@ def certify(noise: str, sigma: float, args, run_dir: Path) -> str | None:
         f"dataset.root={args.data}",
         f"dataset.limit={args.n}",
         f"hydra.run.dir={run_dir}",
+        *extra,
     ]
     result = subprocess.run(command)
     return None if result.returncode == 0 else f"wsattack certify failed (exit {result.returncode})"
 
 
-def measured_row(noise: str, sigma: float, run_dir: Path) -> dict:
+def measured_row(run_dir: Path) -> dict:
     """The measured columns from a finished run's summary.csv, in percent as in the paper."""
     summary = pd.read_csv(run_dir / "summary.csv", keep_default_na=False).iloc[0]
     median = summary["median_certified_radius"]
@@ -144,6 +164,13 @@ def measured_row(noise: str, sigma: float, run_dir: Path) -> dict:
     }
 
 
+def sequential_row(run_dir: Path) -> dict:
+    """The sequential run's columns, beside the fixed-budget ones."""
+    summary = pd.read_csv(run_dir / "summary.csv").iloc[0]
+    row = {f"seq_{k}": v for k, v in measured_row(run_dir).items() if k not in ("n", "status")}
+    return {**row, "seq_mean_samples": float(summary["mean_samples"])}
+
+
 def paper_row(noise: str, sigma: float) -> dict:
     accuracy, abstained, median, base = PAPER[noise][sigma]
     return {
@@ -155,27 +182,39 @@ def paper_row(noise: str, sigma: float) -> dict:
 
 
 def run_all(args) -> pd.DataFrame:
-    """Certify with every model of the grid (skipping finished runs, `args.jobs` models at a
-    time, each in its own run directory); one table row each."""
-    runs = [(noise, sigma, args.out / f"{noise}_sigma_{sigma}") for noise, sigma in grid()]
+    """Certify with every model of the grid (skipping finished runs, `args.jobs` runs at a
+    time, each in its own run directory); one table row per model."""
+    modes = [False, True] if args.sequential else [False]
+    runs = [
+        (noise, sigma, run_dir(args, noise, sigma, sequential), sequential)
+        for noise, sigma in grid()
+        for sequential in modes
+    ]
     why = {
         (noise, sigma): unavailable(model_name(noise, sigma), args.zoo_dir)
-        for noise, sigma, _ in runs
+        for noise, sigma in grid()
     }
     todo = [r for r in runs if why[r[:2]] is None and not finished(r[2], args.n)]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        outcomes = pool.map(lambda r: certify(r[0], r[1], args, r[2]), todo)
-        why.update({r[:2]: failure for r, failure in zip(todo, outcomes, strict=True)})
+        outcomes = pool.map(lambda r: certify(r[0], r[1], args, r[2], r[3]), todo)
+        for r, failure in zip(todo, outcomes, strict=True):
+            why[r[:2]] = why[r[:2]] or failure
     rows = []
-    for noise, sigma, run_dir in runs:
+    for noise, sigma in grid():
         row = {"noise": noise, "sigma": sigma, **paper_row(noise, sigma)}
         if why[(noise, sigma)] is None:
-            row.update(measured_row(noise, sigma, run_dir))
+            row.update(measured_row(run_dir(args, noise, sigma, False)))
+            if args.sequential:
+                row.update(sequential_row(run_dir(args, noise, sigma, True)))
         else:
             print(f"== {model_name(noise, sigma)} skipped: {why[(noise, sigma)]}", flush=True)
             row.update(n=0, status=f"unavailable: {why[(noise, sigma)]}")
         rows.append(row)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=COLUMNS + (SEQUENTIAL_COLUMNS if args.sequential else []))
+
+
+def run_dir(args, noise: str, sigma: float, sequential: bool) -> Path:
+    return args.out / f"{noise}_sigma_{sigma}{'_' + SEQUENTIAL if sequential else ''}"
 
 
 def _accuracy(accuracy, abstained) -> str:
@@ -198,6 +237,15 @@ def _base(value) -> str:
     return "" if value == "" or pd.isna(value) else f"{float(value):.2f}"
 
 
+def _sequential_cells(row) -> list[str]:
+    samples = row.seq_mean_samples
+    return [
+        _accuracy(row.seq_accuracy_pct, row.seq_abstained_pct),
+        _radius(row.seq_median_radius),
+        "" if pd.isna(samples) else f"{float(samples):.0f}",
+    ]
+
+
 def markdown(table: pd.DataFrame, n: int) -> str:
     """Table 1's layout: one block per noise model, measured beside the paper's numbers."""
     lines = [
@@ -206,12 +254,19 @@ def markdown(table: pd.DataFrame, n: int) -> str:
         "classification accuracy % (percent abstained); median: median certified robustness "
         "(1-Wasserstein radius, L2 ground metric); base: base classifier accuracy % under noise.\n",
     ]
+    sequential = "seq_mean_samples" in table
+    extra = " sequential: accuracy (abstained) | median | samples per image |" if sequential else ""
+    if sequential:
+        lines.append(
+            "Sequential: the same with smoothing.sequential=true; samples: mean noise samples "
+            "per image to certify (the fixed budget draws 11,000).\n"
+        )
     for noise, block in table.groupby("noise", sort=False):
         lines += [
             f"## {TITLES.get(noise, noise)}\n",
             "| sigma | accuracy (abstained) | paper | median certified robustness | paper "
-            "| base classifier accuracy | paper | status |",
-            "|---|---|---|---|---|---|---|---|",
+            "| base classifier accuracy | paper |" + extra + " status |",
+            "|---|---|---|---|---|---|---|" + "---|---|---|" * sequential + "---|",
         ]
         for row in block.itertuples(index=False):
             cells = [
@@ -222,6 +277,7 @@ def markdown(table: pd.DataFrame, n: int) -> str:
                 _radius(row.paper_median_radius),
                 _base(row.base_accuracy_pct),
                 _base(row.paper_base_accuracy_pct),
+                *(_sequential_cells(row) if sequential else []),
                 row.status,
             ]
             lines.append("| " + " | ".join(cells) + " |")

@@ -13,11 +13,11 @@ from wsattack.errors import ConfigError
 from wsattack.smoothing import ABSTAIN, SequentialSmoothedClassifier, SmoothedClassifier
 from wsattack.smoothing.radius import wasserstein_radius
 from wsattack.smoothing.sequential import Schedule, StoppingRule, staged_estimate
+from wsattack.smoothing.sequential_certifier import DEFAULT_CHECKPOINTS
 from wsattack.smoothing.statistics import clopper_pearson_lower
 
 ALPHA = 0.05
-CHECKPOINTS = (100, 300, 1_000, 2_000, 4_000, 10_000)
-SCHEDULE = Schedule.split(CHECKPOINTS, 10_000, ALPHA)
+SCHEDULE = Schedule.split(DEFAULT_CHECKPOINTS, 10_000, ALPHA)
 REPEATS = 1_500
 
 
@@ -78,11 +78,11 @@ def test_the_soundness_check_catches_a_bound_that_spends_alpha_at_every_checkpoi
 
 
 def test_schedule_cuts_the_checkpoints_at_n_and_splits_alpha_by_checkpoint_size():
-    schedule = Schedule.split(CHECKPOINTS, 2_500, 0.068)
+    schedule = Schedule.split((100, 300, 1_000, 2_000, 4_000), 2_500, 0.068)
     assert schedule.stops == (100, 300, 1_000, 2_000, 2_500)
     assert schedule.alphas == pytest.approx((0.002, 0.006, 0.02, 0.02, 0.02))
     assert sum(schedule.alphas) <= 0.068 + 1e-15
-    assert Schedule.split(CHECKPOINTS, 50, 0.05).stops == (50,)
+    assert Schedule.split((100, 300), 50, 0.05).stops == (50,)
 
 
 @pytest.mark.parametrize("checkpoints", [(), (100, 100), (300, 100), (0, 10), (1.5, 10), (True,)])
@@ -96,7 +96,7 @@ def test_bad_checkpoints_are_refused(checkpoints):
     [
         ({"radii": (0.01, -1.0)}, "radii"),
         ({"radius_tol": 0.0}, "radius_tol"),
-        ({"futility": 1.0}, "futility"),
+        ({"futility": 1.5}, "futility"),
         ({"checkpoints": (10, 5)}, "checkpoints"),
     ],
 )
@@ -136,9 +136,10 @@ def test_checkpoints_and_alpha_shares_do_not_depend_on_the_data(monkeypatch, lef
         LeftHeavy(), 2, "wasserstein", 0.1, radii=(0.01, 0.05), futility=0.3
     )
     planned = {*zip(SCHEDULE.stops, SCHEDULE.alphas, strict=True)}
-    selection = Schedule.split(CHECKPOINTS, 1_000, ALPHA)
+    selection = Schedule.split(DEFAULT_CHECKPOINTS, 1_000, ALPHA)
     planned |= {(None, share) for share in (*SCHEDULE.alphas, *selection.alphas)}
-    planned |= {(trials, 0.3) for trials in SCHEDULE.stops}
+    futility = [0.3 * share / sum(SCHEDULE.alphas) for share in SCHEDULE.alphas]
+    planned |= {*zip(SCHEDULE.stops, futility, strict=True)}
     seen = certify_recording(monkeypatch, classifier, two_pixels(left))
     # The futility projection bounds the last checkpoint with its share.
     assert seen - planned <= {(SCHEDULE.last, SCHEDULE.alphas[-1])}
@@ -150,8 +151,8 @@ def test_an_unanimous_image_is_certified_from_a_few_hundred_samples():
     x = two_pixels(0.99)  # the flow noise rarely moves that much mass: about 1 vote in 2,000 is 0
     cert, reference = staged.certify(x, generator=seeded(0)), fixed.certify(x, generator=seeded(0))
     assert cert.prediction == reference.prediction == 1
-    # 100 unanimous samples select class 1, 100 fresh ones certify 0.05 at the first share.
-    assert cert.radius >= 0.05 and cert.samples == 100 + 100
+    # 30 unanimous votes select class 1; 30 fresh ones bound p too loosely for 0.05, 100 do.
+    assert cert.radius >= 0.05 and cert.samples == 30 + 100
     assert reference.samples == 11_000 and cert.radius < reference.radius
 
 
@@ -165,8 +166,8 @@ def test_maximum_radius_mode_runs_an_unanimous_image_to_the_last_checkpoint():
     staged = SequentialSmoothedClassifier(always_one, 2, "wasserstein", 0.1)
     cert = staged.certify(two_pixels(0.6), n=5_000, generator=seeded(0))
     # All hits: the upper bound stays 1, so the radius interval never closes before n.
-    assert cert.samples == 100 + 5_000
-    share = Schedule.split(CHECKPOINTS, 5_000, ALPHA).alphas[-1]
+    assert cert.samples == 30 + 5_000
+    share = Schedule.split(DEFAULT_CHECKPOINTS, 5_000, ALPHA).alphas[-1]
     assert cert.p_lower == pytest.approx(clopper_pearson_lower(5_000, 5_000, share))
 
 
@@ -184,7 +185,7 @@ def test_radius_tolerance_stops_a_noisy_image_early():
 def test_the_staged_vote_stops_at_the_first_significant_checkpoint():
     staged = SequentialSmoothedClassifier(always_one, 2, "laplace", 0.1)
     voted, counts = staged.vote_counts(two_pixels(0.6), 10_000, ALPHA, generator=seeded(0))
-    assert voted == 1 and counts.tolist() == [0, 100]
+    assert voted == 1 and counts.tolist() == [0, 30]
     coin = SequentialSmoothedClassifier(LeftHeavy(), 2, "laplace", 0.1)
     voted, counts = coin.vote_counts(two_pixels(0.5), 2_000, ALPHA, generator=seeded(0))
     assert voted == ABSTAIN and int(counts.sum()) == 2_000
@@ -194,7 +195,7 @@ def test_same_generator_same_certificate():
     staged = SequentialSmoothedClassifier(LeftHeavy(), 2, "wasserstein", 0.1, radii=(0.02,))
     x = two_pixels(0.6)
     assert staged.certify(x, generator=seeded(4)) == staged.certify(x, generator=seeded(4))
-    assert "checkpoints=[100, 300" in repr(staged)
+    assert "checkpoints=[30, 100, 300" in repr(staged)
 
 
 def test_certify_refuses_bad_counts_as_the_fixed_certifier_does():

@@ -137,7 +137,10 @@ class StoppingRule:
     - Abstain as soon as the upper bound is at most 1/2.
     - With `radii`: stop once each radius is decided. r is certified when the radius of the best
       lower bound reaches it, refuted when even an optimistic rate (the one-sided upper bound of
-      level 1 - `futility`) carried to the last checkpoint could not certify it there.
+      level 1 - futility_k) carried to the last checkpoint could not certify it there. The
+      budget `futility` is spent over the checkpoints as alpha is (futility_k = futility *
+      alpha_k / sum of the alpha_k), so the first, noisiest checkpoints rarely refute and the
+      later ones refute only where the rate is unlikely to be high enough.
     - Without radii: stop once radius(p_upper) - radius(p_lower) < `radius_tol`.
 
     `radius` maps a probability bound in [1/2, 1] to the certified radius.
@@ -154,8 +157,8 @@ class StoppingRule:
             raise ConfigError(f"smoothing.radii must be positive numbers, got {list(self.radii)}")
         if not self.radius_tol > 0:
             raise ConfigError(f"smoothing.radius_tol must be positive, got {self.radius_tol}")
-        if not 0 < self.futility < 1:
-            raise ConfigError(f"smoothing.futility must be in (0, 1), got {self.futility}")
+        if not 0 < self.futility <= 1:
+            raise ConfigError(f"smoothing.futility must be in (0, 1], got {self.futility}")
 
     def __call__(self, est: Estimate) -> bool:
         if est.p_upper <= 0.5:
@@ -169,7 +172,8 @@ class StoppingRule:
 
     def _best_final(self, est: Estimate) -> float:
         """The radius the last checkpoint would certify at the optimistic rate."""
-        rate = clopper_pearson_upper(est.successes, est.trials, self.futility)
+        level = self.futility * self.schedule.alphas[est.stage] / sum(self.schedule.alphas)
+        rate = clopper_pearson_upper(est.successes, est.trials, level)
         last = self.schedule.last
         return self._reach(
             clopper_pearson_lower(math.floor(rate * last), last, self.schedule.alphas[-1])

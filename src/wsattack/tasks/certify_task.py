@@ -30,7 +30,7 @@ from wsattack.results.certified import certified_accuracy, certified_column, tab
 from wsattack.results.plots import plot_curves
 from wsattack.smoothing import ABSTAIN, SequentialSmoothedClassifier, SmoothedClassifier
 from wsattack.tasks.registry import register_task
-from wsattack.tasks.setup import load_data, load_model, prepare
+from wsattack.tasks.setup import setup
 
 log = logging.getLogger("wsattack")
 CERTIFY_COLUMNS = [
@@ -55,9 +55,7 @@ SEQUENTIAL_COLUMNS = ["samples", "predict_samples"]
     "randomized-smoothing certificates (certify.csv, summary.csv, certified_accuracy.png)",
 )
 def run_certify(cfg, run_dir: Path) -> None:
-    device = prepare(cfg)
-    data = load_data(cfg)
-    model = load_model(cfg, data, device)
+    device, data, model = setup(cfg)
     s = cfg.smoothing
     _check_sample_counts(s)
     smoothed = _smoothed(model, data.num_classes, s)
