@@ -52,9 +52,10 @@ COUNTS = frozenset(
 NON_NEGATIVE_INTS = frozenset({"checkpoint_every", "cpu_threads", "every", "seed", "size"})
 # Leaf names of reals that are positive wherever they appear (rates, radii, exponents...).
 POSITIVE_NUMBERS = frozenset({"eps0", "eps_max", "factor", "lam", "lr", "p", "radius", "rtol"})
-# Leaf names of reals that may be 0 but never negative (noise scales, penalties, tolerances).
+# Leaf names of reals that may be 0 but never negative (penalties, tolerances); a noise sigma is
+# checked by its noise model, which also refuses 0.
 NON_NEGATIVE_NUMBERS = frozenset(
-    {"momentum", "rerun_above", "sigma", "tol", "warmup_epochs", "weight_decay"}
+    {"momentum", "rerun_above", "tol", "warmup_epochs", "weight_decay"}
 )
 # The kind of the keys whose default is null (other null keys take any single value or null).
 NULL_DEFAULT_KINDS = {
