@@ -17,6 +17,7 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from wsattack.data.shards import parse_shard
 from wsattack.errors import ConfigError, ConfigTypeError
 
 # Leaf names that are counts wherever they appear: a positive integer.
@@ -63,6 +64,7 @@ NULL_DEFAULT_KINDS = {
     "train.eval_limit": "count",
     "eval.verify_linf_eps": "number",
     "dataset.indices": "indices",
+    "dataset.shard": "shard",
 }
 # Lists of paths (their default is empty, so it does not say so).
 PATH_LISTS = frozenset({"runs"})
@@ -170,6 +172,8 @@ def _check_null_default_kind(key: str, value) -> None:
         _check_count(key, value, minimum=1)
     elif kind == "number" and not _is_number(value):
         raise ConfigTypeError(f"{key} must be a number or null, got {value!r}")
+    elif kind == "shard":
+        parse_shard(value)
     elif kind == "indices":
         if isinstance(value, ListConfig):
             if not all(_is_int(v) for v in value):

@@ -47,6 +47,7 @@ from wsattack.smoothing.attackable import smoothed_target
 from wsattack.tasks.attack_parts import merge_parts, recover_parts, save_part
 from wsattack.tasks.registry import register_task
 from wsattack.tasks.setup import setup
+from wsattack.tasks.sharding import attack_block, shard_range
 
 log = logging.getLogger("wsattack")
 UNTARGETED = -1
@@ -83,10 +84,18 @@ def run_attack(cfg, run_dir: Path) -> None:
     target, judge = _attacked_model(model, cfg, data.num_classes)
     attack = build_attack(target, cfg.attack, cfg.get("schedule"), judge)
     jobs = _jobs(data, cfg.attack.get("target"))
+    shard = shard_range(cfg, len(jobs["row"]), _shard_block(cfg.attack, data.num_classes))
     _upgrade_examples(run_dir / "examples.csv", str(cfg.attack.name))
     table = ResultTable(run_dir / "examples.csv", EXAMPLE_COLUMNS)
-    _attack_remaining(attack, data, jobs, table, run_dir, cfg.attack, int(cfg.seed))
-    _finish(table.read(), run_dir, cfg, attack)
+    _attack_remaining(attack, data, jobs, shard, table, run_dir, cfg.attack, int(cfg.seed))
+    finish_attack(table.read(), run_dir, cfg, attack)
+
+
+def _shard_block(attack_cfg, num_classes: int) -> int:
+    """Shards cut the job list on whole batches (so each batch, and the noise seeded by its
+    first job, is the unsharded run's) and on whole images."""
+    per_image = num_classes - 1 if str(attack_cfg.get("target")) == "all" else 1
+    return attack_block(int(attack_cfg.batch_size), per_image)
 
 
 def _upgrade_examples(path: Path, attack_name: str) -> None:
@@ -144,22 +153,30 @@ def _jobs(data: ImageData, target) -> dict[str, torch.Tensor]:
 
 
 def _attack_remaining(
-    attack, data: ImageData, jobs, table: ResultTable, run_dir: Path, attack_cfg, seed: int
+    attack,
+    data: ImageData,
+    jobs,
+    shard: range,
+    table: ResultTable,
+    run_dir: Path,
+    attack_cfg,
+    seed: int,
 ) -> None:
-    """Attack the (image, target) jobs not yet in examples.csv, one batch at a time."""
+    """Attack the (image, target) jobs at the `shard` positions of the job list not yet in
+    examples.csv, one batch at a time."""
     keys = list(zip(data.indices[jobs["row"]].tolist(), jobs["target"].tolist(), strict=True))
     recover_parts(run_dir, table, {key: j for j, key in enumerate(keys)})
     done = {tuple(k) for k in table.read()[["idx", "target"]].itertuples(index=False)}
-    pending = torch.tensor([j for j, key in enumerate(keys) if key not in done], dtype=torch.long)
+    pending = torch.tensor([j for j in shard if keys[j] not in done], dtype=torch.long)
     if len(done):
-        log.info("resuming: %d of %d examples already in %s", len(done), len(keys), table.path)
+        log.info("resuming: %d of %d examples already in %s", len(done), len(shard), table.path)
     batch_size = int(attack_cfg.batch_size)
     if batch_size <= 0:
         raise ConfigError(f"attack.batch_size must be positive, got {batch_size}")
     frame = table.read()
     fooled, seen = int(frame["success"].sum()), len(frame)
     bar = tqdm(
-        total=len(keys), initial=len(keys) - len(pending), desc="attack", unit="img", disable=None
+        total=len(shard), initial=len(shard) - len(pending), desc="attack", unit="img", disable=None
     )
     for start in range(0, len(pending), batch_size):
         chosen = pending[start : start + batch_size]
@@ -234,7 +251,9 @@ def _attack_batch(
     return table_rows
 
 
-def _finish(frame, run_dir: Path, cfg, attack) -> None:
+def finish_attack(frame, run_dir: Path, cfg, attack) -> None:
+    """adversarial.pt, accuracy_vs_eps.csv/png, examples.png and summary.csv of the examples
+    in `frame` (examples.csv's rows); `attack` gives only its ball and radius schedule."""
     merged = merge_parts(
         run_dir, list(zip(frame["idx"].tolist(), frame["target"].tolist(), strict=True))
     )

@@ -31,6 +31,7 @@ from wsattack.results.plots import plot_curves
 from wsattack.smoothing import ABSTAIN, SequentialSmoothedClassifier, SmoothedClassifier
 from wsattack.tasks.registry import register_task
 from wsattack.tasks.setup import setup
+from wsattack.tasks.sharding import shard_range
 
 log = logging.getLogger("wsattack")
 CERTIFY_COLUMNS = [
@@ -61,10 +62,16 @@ def run_certify(cfg, run_dir: Path) -> None:
     smoothed = _smoothed(model, data.num_classes, s)
     table = ResultTable(run_dir / "certify.csv", _columns(s))
     done = table.done("idx")
-    pending = [i for i in range(len(data)) if int(data.indices[i]) not in done]
+    # Cut as the attack cuts untargeted jobs, so shard I/N of both covers the same images.
+    shard = shard_range(cfg, len(data), int(cfg.attack.batch_size))
+    pending = [i for i in shard if int(data.indices[i]) not in done]
     chunk = int(cfg.certify.chunk)
     bar = tqdm(
-        total=len(data), initial=len(data) - len(pending), desc="certify", unit="img", disable=None
+        total=len(shard),
+        initial=len(shard) - len(pending),
+        desc="certify",
+        unit="img",
+        disable=None,
     )
     drawn = []
     for start in range(0, len(pending), chunk):
@@ -78,7 +85,7 @@ def run_certify(cfg, run_dir: Path) -> None:
             drawn += [row["samples"] for row in rows]
             bar.set_postfix(samples=f"{np.mean(drawn):.0f}")
     bar.close()
-    _finish(table, {int(i) for i in data.indices}, run_dir, s)
+    finish_certify(table, {int(data.indices[i]) for i in shard}, run_dir, s)
 
 
 def _check_sample_counts(s) -> None:
@@ -138,7 +145,9 @@ def _certify_one(
     }
 
 
-def _finish(table: ResultTable, indices: set[int], run_dir: Path, s) -> None:
+def finish_certify(table: ResultTable, indices: set[int], run_dir: Path, s) -> None:
+    """summary.csv and certified_accuracy.png of the rows of `table` whose idx is in `indices`,
+    for the `smoothing` settings `s`."""
     # Only this run's images: a rerun with a smaller dataset.limit must not count earlier rows.
     frame = table.read()
     frame = frame[frame["idx"].isin(indices)]
