@@ -15,6 +15,7 @@ from wsattack.attacks import WassersteinFW, WassersteinPGD
 from wsattack.errors import ConfigError
 from wsattack.models import build_model, read_checkpoint, save_checkpoint
 from wsattack.run import cli
+from wsattack.tasks.attack_task import EXAMPLE_COLUMNS
 
 TINY = ["dataset=synthetic", "dataset.height=8", "dataset.width=8", "dataset.test_size=4"]
 
@@ -127,6 +128,10 @@ def test_python_api_raises_a_value_error(files, name):
         (b"a,b\n1,2\n", "lacks the columns ['clean_correct', 'success', 'eps_found']"),
         (b"\x00\x01garbage\xff\n", "is not a readable CSV"),
         (b"", "is not a readable CSV"),
+        (
+            (",".join(EXAMPLE_COLUMNS) + "\n0,1,1,2,1,1,abc,0,x,1,0,1,0,0,0,0,-1\n").encode(),
+            "has non-numbers in columns ['eps_found']",
+        ),
     ],
 )
 def test_report_of_a_bad_examples_csv(content, expected, tmp_path, capsys):
@@ -169,3 +174,25 @@ def test_attack_api_refuses_bad_tensors(attack, images, labels, error, expected)
     x, y = torch.rand(2, 1, 8, 8), torch.tensor([1, 2])
     with pytest.raises(error, match=re.escape(expected)):
         cls(model.eval())(images(x), labels(y))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\x13\x37garbage", "(not an IDX file)"),
+        (bytes([0, 0, 8, 1, 0, 0, 0, 10, 1, 2]), "its header says (10,) but it holds 2 bytes"),
+    ],
+)
+def test_a_corrupt_dataset_file_is_one_line(content, expected, tmp_path, capsys):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(content)
+    args = ["dataset=mnist", f"dataset.root={tmp_path}", "model.checkpoint=none"]
+    line = _cli_error(capsys, "eval", *args, f"hydra.run.dir={tmp_path / 'run'}")
+    assert expected in line and "fix: delete it and download it again" in line
+
+
+def test_indices_that_select_nothing(tmp_path, capsys):
+    args = [*TINY, "dataset.indices=[]", "model.checkpoint=none", f"hydra.run.dir={tmp_path}"]
+    assert "dataset.indices selects no images" in _cli_error(capsys, "eval", *args)

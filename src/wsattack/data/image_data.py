@@ -48,6 +48,8 @@ def apply_subset(data: ImageData, limit: int | None, indices) -> ImageData:
     """`indices` (a list, or a file of whitespace/comma separated integers), then `limit`."""
     if indices is not None:
         wanted = torch.as_tensor(_read_indices(indices), dtype=torch.long)
+        if not len(wanted):
+            raise ConfigError("dataset.indices selects no images; fix: list at least one index")
         if len(wanted) and (wanted.min() < 0 or wanted.max() >= len(data)):
             raise ConfigError(f"dataset.indices must lie in [0, {len(data) - 1}] for {data.name}")
         data = data.select(wanted)

@@ -108,6 +108,13 @@ def _examples(run: Path) -> pd.DataFrame:
             f"{run / EXAMPLES} lacks the columns {missing} of an attack's examples.csv; fix: runs= "
             "the run directories of `wsattack attack`"
         )
+    numeric = [c for c in (*REQUIRED_COLUMNS, "eps_failed") if c in frame]
+    bad = [c for c in numeric if pd.to_numeric(frame[c], errors="coerce").isna().any()]
+    if bad:
+        raise ConfigError(
+            f"{run / EXAMPLES} has non-numbers in columns {bad}; fix: rerun that attack into a "
+            "new directory"
+        )
     if frame.empty:
         raise ConfigError(f"{run / EXAMPLES} has no rows yet: finish (or resume) that attack first")
     return frame
