@@ -52,6 +52,7 @@ BASE = {
         "train.robust_eval.every=0",
     ],
     "report": [],
+    "merge": [],
 }
 GROUPS = ("dataset", "model", "attack", "schedule", "smoothing", "adv", "noise", "experiment")
 WRONG_TYPE = {
@@ -132,7 +133,7 @@ def previous_run(tmp_path):
 @pytest.mark.parametrize("task", TASKS.names())
 def test_bad_override_is_one_line_and_exit_2(task, previous_run, capsys):
     before = {p.name: p.read_bytes() for p in previous_run.iterdir()}
-    base = BASE[task] if task != "report" else [f"runs=[{previous_run}]"]
+    base = BASE[task] if task not in ("report", "merge") else [f"runs=[{previous_run}]"]
 
     @FUZZ
     @given(_bad_overrides(task))
