@@ -158,31 +158,37 @@ class _Solver:
         if state is not None:
             self.mu = state.mu.to(self.x).clone()
             self.log_price = state.log_price.to(self.x).clone()
+        # An example stops (its mu and prices freeze) once it meets the rule, as it would alone:
+        # a batch gives each example what a call on it alone gives.
+        done = torch.zeros_like(self.mu, dtype=torch.bool)
         for _ in range(max_iter):
             w = self.weights()
             plan = self.x.unsqueeze(2) * w
             spent = plan_cost(plan, self.cost.view(self.k, self.k))
             budget_ok = (spent - self.eps).abs() <= tol * self.eps
             budget_ok |= (self.mu <= 0) & (spent <= self.eps)
-            capacity_ok = self._update_prices(plan, tol)
-            if bool((budget_ok & capacity_ok).all()):
+            capacity_ok = self._update_prices(plan, tol, done)
+            done |= budget_ok & capacity_ok
+            if bool(done.all()):
                 break
-            self._update_mu(plan, w, spent)
+            self._update_mu(plan, w, spent, ~done)
 
-    def _update_prices(self, plan, tol):
-        """Hu 2020's capacity step; returns per example whether the ceiling already holds."""
+    def _update_prices(self, plan, tol, done):
+        """Hu 2020's capacity step on the examples not yet `done`; returns per example
+        whether the ceiling already holds."""
         if self.ceiling is None:
             return torch.ones_like(self.mu, dtype=torch.bool)
         cols = column_sums(plan)
         ok = (cols <= self.ceiling * (1 + tol)).flatten(1).all(dim=1)
         step = torch.log(self.ceiling) - torch.log(cols.clamp_min(torch.finfo(cols.dtype).tiny))
-        self.log_price = torch.where(cols > 0, (self.log_price + step).clamp(max=0), self.log_price)
+        moves = (cols > 0) & ~done.view(-1, 1, 1, 1)
+        self.log_price = torch.where(moves, (self.log_price + step).clamp(max=0), self.log_price)
         return ok
 
-    def _update_mu(self, plan, w, spent):
-        """Newton on spent(mu) = eps (d spent / d mu = -sum_i x_i Var_i(C) / gamma), kept inside
-        a bracket [lo, hi] and bisecting when it leaves it. Near the LP limit the variance
-        vanishes and Newton alone overshoots."""
+    def _update_mu(self, plan, w, spent, active):
+        """Newton on spent(mu) = eps for the `active` examples (d spent / d mu =
+        -sum_i x_i Var_i(C) / gamma), kept inside a bracket [lo, hi] and bisecting when it
+        leaves it. Near the LP limit the variance vanishes and Newton alone overshoots."""
         over = spent > self.eps
         # The prices moved since the bracket was set: an iterate at a bracket end whose cost
         # contradicts the bracket shows it stale, and that end is reopened geometrically.
@@ -199,7 +205,7 @@ class _Solver:
         hi = torch.where(open_hi, reach, self.hi)
         middle = torch.where(open_hi, reach, 0.5 * (self.lo + self.hi))
         inside = (newton > self.lo) & (newton < hi)
-        self.mu = torch.where(inside, newton, middle)
+        self.mu = torch.where(active, torch.where(inside, newton, middle), self.mu)
 
     def state(self) -> OracleState:
         return OracleState(self.mu.clone(), self.log_price.clone())
