@@ -23,6 +23,7 @@ from wsattack.tasks import TASKS
 
 log = logging.getLogger("wsattack")
 USAGE_ERROR = 2
+MULTIRUN_FLAGS = ("-m", "--multirun")
 
 
 def usage() -> str:
@@ -117,7 +118,10 @@ def cli(argv: list[str] | None = None) -> None:
         _fail(f"unknown task {task!r}; choose from: {', '.join(TASKS.names())}")
     if not any(arg.startswith("-") for arg in overrides):
         _validate(task, overrides)
-    sys.argv = [sys.argv[0], f"task={task}", *overrides]
+    # Hydra's argument parser refuses overrides on both sides of a flag: -m goes first.
+    flags = [arg for arg in overrides if arg in MULTIRUN_FLAGS]
+    rest = [arg for arg in overrides if arg not in MULTIRUN_FLAGS]
+    sys.argv = [sys.argv[0], *flags, f"task={task}", *rest]
     _hydra_main()
 
 

@@ -8,6 +8,9 @@ Reads each run's examples.csv and writes, in the report's own run directory:
   misclassified to begin with and inf for one never fooled, as in the attack task), and
   unmeasured@R, how many of those the attack never ran at a radius >= R and failed (eps_failed
   < R; -1 for a run whose examples.csv predates eps_failed).
+- sweep_summary.csv, when a run given is a Hydra sweep directory (`wsattack <task> -m ...`, it
+  stands for all its jobs): one row per job, its directory, the overrides that set it apart
+  from the sweep's other jobs, then its summary.csv.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from wsattack.results.robustness import (
     unmeasured_curve,
     unmeasured_stretches,
 )
+from wsattack.results.sweeps import defining_overrides, is_sweep, sweep_jobs, sweep_summary
 from wsattack.tasks.registry import register_task
 
 log = logging.getLogger("wsattack")
 EXAMPLES = "examples.csv"
+SWEEP_SUMMARY = "sweep_summary.csv"
 # What the report reads from examples.csv (eps_failed is optional: older runs lack it).
 REQUIRED_COLUMNS = ("clean_correct", "success", "eps_found")
 
@@ -40,8 +45,9 @@ REQUIRED_COLUMNS = ("clean_correct", "success", "eps_found")
     "report", "overlay accuracy-vs-eps curves of attack runs (report.csv, accuracy_vs_eps.png)"
 )
 def run_report(cfg, run_dir: Path) -> None:
-    runs = _run_dirs(cfg.runs)
-    labels = _labels(cfg.labels, runs)
+    listed, names = _expand_sweeps(cfg.runs, run_dir)
+    runs = _run_dirs(listed)
+    labels = _labels(cfg.labels if cfg.labels is not None else names, runs)
     radii = _radii(cfg.radii)
     frames = {label: _examples(run) for label, run in zip(labels, runs, strict=True)}
     curves = {label: _curve(frame, radii) for label, frame in frames.items()}
@@ -54,6 +60,32 @@ def run_report(cfg, run_dir: Path) -> None:
     ResultTable(run_dir / "report.csv", list(rows[0])).replace(rows)
     print(pd.DataFrame(rows).drop(columns="run").to_string(index=False))
     log.info("report of %d runs in %s", len(runs), run_dir)
+
+
+def _expand_sweeps(runs, run_dir: Path) -> tuple[list[str], list[str]]:
+    """The runs with each sweep directory replaced by its jobs, and a default label for each
+    (a job's: its sweep and the overrides that set it apart); sweep_summary.csv when a sweep is
+    among them."""
+    runs = [runs] if isinstance(runs, str) else list(runs or [])
+    listed, names, summaries = [], [], []
+    for run in map(Path, runs):
+        if not is_sweep(run):
+            listed.append(str(run))
+            names.append(run.name)
+            continue
+        jobs = sweep_jobs(run)
+        listed += [str(job) for job in jobs]
+        names += [
+            f"{run.name}/{job.name}: " + " ".join(f"{k}={v}" for k, v in overrides.items())
+            for job, overrides in zip(jobs, defining_overrides(jobs), strict=True)
+        ]
+        summaries.append(sweep_summary(jobs))
+    if summaries:
+        table = pd.concat(summaries, ignore_index=True)
+        (run_dir / SWEEP_SUMMARY).unlink(missing_ok=True)  # another sweep, other columns
+        ResultTable(run_dir / SWEEP_SUMMARY, list(table.columns)).replace(table.to_dict("records"))
+        log.info("%s: %d jobs", run_dir / SWEEP_SUMMARY, len(table))
+    return listed, names
 
 
 def _run_dirs(runs) -> list[Path]:
