@@ -84,7 +84,7 @@ def check_values(cfg: DictConfig, base: DictConfig, overrides: list[str]) -> Non
             continue  # added with +key=value: no default says its kind
         value = OmegaConf.select(cfg, key)
         _check_kind(key, value, default)
-        _check_range(key, value)
+        _check_range(key, value, default)
 
 
 def value_keys(cfg: DictConfig, overrides: list[str]) -> list[str]:
@@ -193,14 +193,14 @@ def _check_list(key: str, value, default: ListConfig) -> None:
             raise ConfigTypeError(f"{key} must be a list of numbers; {bad[0]!r} is not one")
 
 
-def _check_range(key: str, value) -> None:
+def _check_range(key: str, value, default) -> None:
     leaf = key.rsplit(".", 1)[-1]
     if value is None:
         return
     if leaf in COUNTS:
-        _check_count(key, value, minimum=1)
+        _check_count(key, value, minimum=1, example=default)
     elif leaf in NON_NEGATIVE_INTS:
-        _check_count(key, value, minimum=0)
+        _check_count(key, value, minimum=0, example=default)
     elif isinstance(value, float) and math.isnan(value):
         raise ConfigError(f"{key} must be a number, got nan")
     elif leaf in POSITIVE_NUMBERS and _is_number(value) and value <= 0:
@@ -209,10 +209,12 @@ def _check_range(key: str, value) -> None:
         raise ConfigError(f"{key} must be >= 0, got {value}")
 
 
-def _check_count(key: str, value, minimum: int) -> None:
+def _check_count(key: str, value, minimum: int, example=None) -> None:
+    """An integer >= minimum; the fix suggests `example` (the default), else the minimum."""
     if not _is_int(value) or value < minimum:
         what = "a positive integer" if minimum == 1 else "an integer >= 0"
-        raise ConfigError(f"{key} must be {what}, got {value!r}; fix: {key}={max(minimum, 1)}")
+        fix = example if _is_int(example) and example >= minimum else max(minimum, 1)
+        raise ConfigError(f"{key} must be {what}, got {value!r}; fix: {key}={fix}")
 
 
 def _is_number(value) -> bool:
