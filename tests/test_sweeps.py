@@ -10,6 +10,8 @@ import yaml
 from conftest import run_cli, train_tiny_classifier
 from sharded import ATTACK, SIZE, SYNTH
 
+from wsattack.run import cli
+
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
@@ -59,3 +61,21 @@ def test_slurm_presets_compose_and_are_overridable(compose, preset, partition):
         "attack", [f"hydra/launcher={preset}", "hydra.launcher.partition=long"]
     ).hydra.launcher
     assert changed.partition == "long"
+
+
+def test_report_of_a_certify_sweep_is_its_sweep_summary(tmp_path):
+    """Jobs without examples.csv (certify, train): the report is sweep_summary.csv alone."""
+    sweep = tmp_path / "sweep"
+    (sweep / ".submitit").mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    for job, sigma in (("0", "0.01"), ("1", "0.02")):
+        (sweep / job / ".hydra").mkdir(parents=True)
+        (sweep / job / ".hydra" / "overrides.yaml").write_text(
+            f"- task=certify\n- sigma={sigma}\n- device=cpu\n"
+        )
+        (sweep / job / "summary.csv").write_text(f"smoothing,sigma,n\nwasserstein,{sigma},12\n")
+    report = tmp_path / "report"
+    cli(["report", f"runs=[{sweep}]", f"hydra.run.dir={report}"])
+    table = pd.read_csv(report / "sweep_summary.csv")
+    assert list(table.columns) == ["job", "sigma", "smoothing", "n"]
+    assert table["n"].tolist() == [12, 12] and not (report / "report.csv").exists()

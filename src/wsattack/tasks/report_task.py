@@ -45,7 +45,9 @@ REQUIRED_COLUMNS = ("clean_correct", "success", "eps_found")
     "report", "overlay accuracy-vs-eps curves of attack runs (report.csv, accuracy_vs_eps.png)"
 )
 def run_report(cfg, run_dir: Path) -> None:
-    listed, names = _expand_sweeps(cfg.runs, run_dir)
+    listed, names, swept = _expand_sweeps(cfg.runs, run_dir)
+    if swept and not any((Path(run) / EXAMPLES).is_file() for run in listed):
+        return  # a sweep of certify or train runs: sweep_summary.csv is its report
     runs = _run_dirs(listed)
     labels = _labels(cfg.labels if cfg.labels is not None else names, runs)
     radii = _radii(cfg.radii)
@@ -62,10 +64,10 @@ def run_report(cfg, run_dir: Path) -> None:
     log.info("report of %d runs in %s", len(runs), run_dir)
 
 
-def _expand_sweeps(runs, run_dir: Path) -> tuple[list[str], list[str]]:
-    """The runs with each sweep directory replaced by its jobs, and a default label for each
-    (a job's: its sweep and the overrides that set it apart); sweep_summary.csv when a sweep is
-    among them."""
+def _expand_sweeps(runs, run_dir: Path) -> tuple[list[str], list[str], bool]:
+    """The runs with each sweep directory replaced by its jobs, a default label for each (a
+    job's: its sweep and the overrides that set it apart), and whether a sweep was among them
+    (then sweep_summary.csv is written)."""
     runs = [runs] if isinstance(runs, str) else list(runs or [])
     listed, names, summaries = [], [], []
     for run in map(Path, runs):
@@ -85,7 +87,7 @@ def _expand_sweeps(runs, run_dir: Path) -> tuple[list[str], list[str]]:
         (run_dir / SWEEP_SUMMARY).unlink(missing_ok=True)  # another sweep, other columns
         ResultTable(run_dir / SWEEP_SUMMARY, list(table.columns)).replace(table.to_dict("records"))
         log.info("%s: %d jobs", run_dir / SWEEP_SUMMARY, len(table))
-    return listed, names
+    return listed, names, bool(summaries)
 
 
 def _run_dirs(runs) -> list[Path]:
