@@ -38,11 +38,26 @@ class DistContext:
 
 
 def from_env() -> DistContext:
-    """The context torchrun describes in the environment (one process when it does not)."""
+    """The context torchrun describes in the environment, or a SLURM job step with several
+    tasks (see `export_slurm`); one process when neither does."""
     env = os.environ
+    if "RANK" not in env and int(env.get("SLURM_NTASKS", 1)) > 1 and "SLURM_PROCID" in env:
+        export_slurm()
     return DistContext(
         int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0))
     )
+
+
+def export_slurm() -> None:
+    """Describe this SLURM task to torch.distributed as torchrun would (RANK, WORLD_SIZE,
+    LOCAL_RANK, MASTER_ADDR: the job's first node, MASTER_PORT: drawn from the job id), with
+    submitit's helper, which parses SLURM's node lists. Each task keeps every GPU of its node
+    visible: `start` picks the one of its local rank, as under torchrun."""
+    from submitit.helpers import TorchDistributedEnvironment
+
+    # Set in jobs submitit starts; a plain `srun` needs it to pick submitit's SLURM reader.
+    os.environ.setdefault("SUBMITIT_EXECUTOR", "slurm")
+    TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
 
 
 def start(ctx: DistContext, device: torch.device) -> torch.device:
