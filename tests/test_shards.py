@@ -85,3 +85,12 @@ def test_certify_shards_join_to_the_unsharded_rows(tmp_path, certify_run):
     whole, shards = shard_runs(certify_run, tmp_path, "certify", 2)
     expected = pd.read_csv(whole / "certify.csv").drop(columns=TIME)
     pd.testing.assert_frame_equal(joined(shards, "certify.csv"), expected)
+
+
+@pytest.mark.parametrize("task", ["eval", "train"])
+def test_tasks_that_do_not_shard_refuse_a_shard(tmp_path, task):
+    result = run_cli(task, "dataset.shard=0/2", "device=cpu", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"wsattack: error: {task} does not shard (only attack and certify do): drop dataset.shard"
+    ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from wsattack.results import ResultTable
 from wsattack.tasks.registry import register_task
 from wsattack.tasks.setup import setup
+from wsattack.tasks.sharding import refuse_shard
 from wsattack.train.evaluate import accuracy
 from wsattack.train.ibp import verified_accuracy
 
@@ -30,6 +31,7 @@ METRIC_COLUMNS = [
     "eval", "clean (and IBP-verified l_inf) accuracy of a model on a dataset split (metrics.csv)"
 )
 def run_eval(cfg, run_dir: Path) -> None:
+    refuse_shard(cfg)
     device, data, model = setup(cfg)
     batch_size = int(cfg.eval.batch_size)
     acc = accuracy(model, data, batch_size, device)

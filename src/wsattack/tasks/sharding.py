@@ -6,6 +6,7 @@ import logging
 from math import lcm
 
 from wsattack.data.shards import parse_shard, shard_bounds
+from wsattack.errors import ConfigError
 
 log = logging.getLogger("wsattack")
 
@@ -26,3 +27,12 @@ def attack_block(batch_size: int, jobs_per_image: int) -> int:
     """The smallest block of jobs that is whole batches and whole images (target=all gives
     each image several jobs, which one shard must keep together)."""
     return lcm(batch_size, jobs_per_image)
+
+
+def refuse_shard(cfg) -> None:
+    """One line for `dataset.shard` on a task that does not shard (`wsattack merge` joins only
+    attack and certify runs), rather than silently doing all the work."""
+    if cfg.dataset.get("shard") is not None:
+        raise ConfigError(
+            f"{cfg.task_name} does not shard (only attack and certify do): drop dataset.shard"
+        )

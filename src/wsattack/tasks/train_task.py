@@ -13,6 +13,7 @@ from wsattack.models import save_checkpoint
 from wsattack.runtime import seed_everything
 from wsattack.tasks.registry import register_task
 from wsattack.tasks.setup import load_data, load_model, prepare
+from wsattack.tasks.sharding import refuse_shard
 from wsattack.train import Trainer, distributed
 from wsattack.train.augment import wants_augmentation
 from wsattack.train.build import build_objective, build_probe
@@ -25,6 +26,7 @@ log = logging.getLogger("wsattack")
     "train", "train a model (train_log.csv, checkpoints/, model.pt); adv=, noise=, launcher=ddp"
 )
 def run_train(cfg, run_dir: Path) -> None:
+    refuse_shard(cfg)
     ctx = distributed.from_env()
     if cfg.launcher.name == "ddp" and not ctx.active:
         distributed.launch_torchrun(
