@@ -40,10 +40,7 @@ def run_merge(cfg, run_dir: Path) -> None:
     if task not in RESULTS:
         raise ConfigError(f"{names[0]} is a {task} run; merge joins shards of: attack, certify")
     frames = [_rows(run / RESULTS[task]) for run in runs]
-    keys = ["idx", "target"] if task == "attack" else ["idx"]
-    check_disjoint(
-        names, [list(frame[keys].itertuples(index=False, name=None)) for frame in frames]
-    )
+    check_disjoint(names, [_keys(frame, task) for frame in frames])
     order = shard_order(names, configs)
     merged = pd.concat([frames[i] for i in order], ignore_index=True)
     table = ResultTable(run_dir / RESULTS[task], list(merged.columns))
@@ -79,6 +76,13 @@ def _rows(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise ConfigError(f"{path} is missing: finish (or resume) that shard first")
     return pd.read_csv(path, keep_default_na=False, na_values=[])
+
+
+def _keys(frame: pd.DataFrame, task: str) -> list:
+    """What a row is one of: an image idx, or for the attack an (idx, target) job."""
+    if task == "attack":
+        return list(frame[["idx", "target"]].itertuples(index=False, name=None))
+    return frame["idx"].tolist()
 
 
 def _link_parts(runs: list[Path], run_dir: Path) -> None:
