@@ -8,7 +8,9 @@ ZOO_DIR ?= $(SHARED)/checkpoints
 N ?= 10000
 # CPU threads for benchmarks: 1, like the CLI's cpu_threads default (see README).
 THREADS ?= 1
-# Models certified at once by reproduce-levine2020-mnist (each on one thread): the core count.
+# The reproductions are Hydra sweeps on this launcher (joblib: here; submitit_slurm, slurm_cpu,
+# slurm_gpu: a SLURM cluster), with JOBS jobs at once on joblib (each on one thread): the core count.
+LAUNCHER ?= joblib
 JOBS ?= 2
 STAMP := $(VENV)/.installed
 
@@ -40,11 +42,11 @@ demo: $(STAMP)  ## attack the packaged demo model on packaged Fashion-MNIST imag
 demo-assets: $(STAMP)  ## regenerate the packaged demo sample and model (Debian's dataset-fashion-mnist, else a download into data/)
 	$(BIN)/python scripts/make_demo_assets.py --root data --download
 
-reproduce-wong2019-mnist: $(STAMP)  ## Wong 2019 Figure 4 and eps=1 table: the four zoo models on the first N MNIST test images (DATA=, ZOO_DIR=)
-	$(BIN)/python scripts/reproduce_wong2019_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR)
+reproduce-wong2019-mnist: $(STAMP)  ## Wong 2019 Figure 4 and eps=1 table: the four zoo models on the first N MNIST test images, one sweep (DATA=, ZOO_DIR=, LAUNCHER=, JOBS=)
+	$(BIN)/python scripts/reproduce_wong2019_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR) --launcher $(LAUNCHER) --jobs $(JOBS)
 
-reproduce-levine2020-mnist: $(STAMP)  ## Levine 2020 Table 1: certify with the 14 zoo smoothing models on the first N MNIST test images (DATA=, ZOO_DIR=; SEQUENTIAL=1: sequential beside fixed)
-	$(BIN)/python scripts/reproduce_levine2020_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR) --jobs $(JOBS) $(if $(SEQUENTIAL),--sequential)
+reproduce-levine2020-mnist: $(STAMP)  ## Levine 2020 Table 1: certify with the 14 zoo smoothing models on the first N MNIST test images, one sweep (DATA=, ZOO_DIR=, LAUNCHER=, JOBS=; SEQUENTIAL=1: sequential beside fixed)
+	$(BIN)/python scripts/reproduce_levine2020_mnist.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR) --launcher $(LAUNCHER) --jobs $(JOBS) $(if $(SEQUENTIAL),--sequential)
 
 bench: bench-sinkhorn bench-attack bench-certify  ## every speed benchmark (JSON under outputs/bench/)
 

@@ -2,34 +2,36 @@
 
 Certifies the first N MNIST test images with each of the 14 zoo base models
 (zoo:levine2020_mnist_{wasserstein,laplace}_sigma_S, S from the `levine2020` grid of the
-levine2020_mnist preset), one `wsattack certify experiment=levine2020_mnist` run per model, then
-writes Table 1's columns (classification accuracy with the percent abstained, median certified
+levine2020_mnist preset), one job per model of one `wsattack certify -m experiment=levine2020_mnist`
+sweep (on joblib with --jobs parallel jobs, or on --launcher, e.g. slurm_cpu), then writes
+Table 1's columns (classification accuracy with the percent abstained, median certified
 robustness, base classifier accuracy under noise) beside the paper's numbers. A model that
-cannot be had is reported as unavailable and skipped; a run that fails is reported and skipped.
+cannot be had is reported as unavailable and left out of the sweep; a job that fails is
+reported and skipped.
 
-With --sequential, every model is also certified with `smoothing.sequential=true` (in
-OUT/<noise>_sigma_<S>_sequential/), and the table shows its numbers and mean noise samples per
-image beside the fixed-budget ones.
+With --sequential, every model is also certified with `smoothing.sequential=true` (job
+<noise>_sigma_<S>_sequential), and the table shows its numbers and mean noise samples per image
+beside the fixed-budget ones.
 
-Resumable: each run lives in OUT/<noise>_sigma_<S>/. A run whose summary.csv already covers N
-images is not started again; an interrupted one continues after its last finished chunk.
-Writes OUT/table1.csv and OUT/table1.md.
+Resumable: OUT is the sweep directory and each job runs in OUT/<noise>_sigma_<S>/. A run whose
+summary.csv already covers N images is not swept again; an interrupted one continues after its
+last finished chunk. Writes OUT/table1.csv and OUT/table1.md.
 
-    python scripts/reproduce_levine2020_mnist.py --n 500 [--data DIR] [--zoo-dir DIR]
+    python scripts/reproduce_levine2020_mnist.py --n 500 [--data DIR] [--zoo-dir DIR] \
+        [--jobs 4 | --launcher slurm_cpu] [HYDRA_OVERRIDE ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
 from wsattack.errors import ConfigError
 from wsattack.models.zoo import fetch, zoo_entry
+from wsattack.results.row_sweep import launcher_overrides, row_sweep
 from wsattack.run import compose_config
 
 PRESET = "levine2020_mnist"
@@ -89,12 +91,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--zoo-dir", default="../shared/checkpoints", help="local zoo mirror")
     parser.add_argument("--out", type=Path, default=Path("outputs/reproduce_levine2020_mnist"))
     parser.add_argument(
-        "--jobs", type=int, default=1, help="models certified at once (one CPU thread each)"
+        "--launcher", default="joblib", help="hydra/launcher of the sweep (joblib, slurm_cpu, ...)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="joblib: models certified at once (one thread each)"
     )
     parser.add_argument(
         "--sequential",
         action="store_true",
         help="also certify with smoothing.sequential=true and show it beside the fixed budget",
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help="more Hydra overrides for every job or the launcher (hydra.launcher.partition=...)",
     )
     return parser.parse_args()
 
@@ -125,29 +135,35 @@ def finished(run_dir: Path, n: int) -> bool:
     return summary.is_file() and int(pd.read_csv(summary)["n"].iloc[0]) == n
 
 
-def certify(noise: str, sigma: float, args, run_dir: Path, sequential: bool) -> str | None:
-    """One `wsattack certify` run in a child process, as a user would run it; None when it
-    succeeded, else why it failed."""
-    name = model_name(noise, sigma)
-    print(f"== certifying {name} (first {args.n} images) -> {run_dir}", flush=True)
-    extra = ["smoothing.sequential=true"] if sequential else []
-    command = [
-        sys.executable,
-        "-m",
-        "wsattack.run",
-        "certify",
+def run_name(noise: str, sigma: float, sequential: bool) -> str:
+    """The sweep job (and its directory under OUT) of one row and mode."""
+    return f"{noise}_sigma_{sigma}{'_' + SEQUENTIAL if sequential else ''}"
+
+
+def sweep(todo: list[tuple[str, float, bool]], args) -> None:
+    """Certify `todo` (noise, sigma, sequential) as the jobs of one `wsattack certify -m` sweep
+    with its sweep directory args.out."""
+    rows = {
+        run_name(noise, sigma, sequential): [
+            f"smoothing={noise}",
+            f"sigma={sigma}",
+            *(["smoothing.sequential=true"] if sequential else []),
+        ]
+        for noise, sigma, sequential in todo
+    }
+    print(f"== certifying {', '.join(rows)} (first {args.n} images) -> {args.out}", flush=True)
+    common = [
         f"experiment={PRESET}",
-        f"smoothing={noise}",
-        f"sigma={sigma}",
-        f"model.checkpoint=zoo:{name}",
         f"zoo.dir={args.zoo_dir}",
-        f"dataset.root={args.data}",
+        # None: left to the dataset config (synthetic data, overridden in, has no root).
+        *([f"dataset.root={args.data}"] if args.data else []),
         f"dataset.limit={args.n}",
-        f"hydra.run.dir={run_dir}",
-        *extra,
+        *args.overrides,
     ]
-    result = subprocess.run(command)
-    return None if result.returncode == 0 else f"wsattack certify failed (exit {result.returncode})"
+    launcher = launcher_overrides(args.launcher, args.jobs)
+    status = row_sweep("certify", args.out, rows, launcher, common)
+    if status != 0:
+        print(f"== the sweep failed (exit {status}); its unfinished jobs are skipped", flush=True)
 
 
 def measured_row(run_dir: Path) -> dict:
@@ -182,30 +198,32 @@ def paper_row(noise: str, sigma: float) -> dict:
 
 
 def run_all(args) -> pd.DataFrame:
-    """Certify with every model of the grid (skipping finished runs, `args.jobs` runs at a
-    time, each in its own run directory); one table row per model."""
+    """Certify with every available model of the grid (finished runs left out) in one sweep;
+    one table row per model."""
     modes = [False, True] if args.sequential else [False]
-    runs = [
-        (noise, sigma, run_dir(args, noise, sigma, sequential), sequential)
-        for noise, sigma in grid()
-        for sequential in modes
-    ]
     why = {
         (noise, sigma): unavailable(model_name(noise, sigma), args.zoo_dir)
         for noise, sigma in grid()
     }
-    todo = [r for r in runs if why[r[:2]] is None and not finished(r[2], args.n)]
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        outcomes = pool.map(lambda r: certify(r[0], r[1], args, r[2], r[3]), todo)
-        for r, failure in zip(todo, outcomes, strict=True):
-            why[r[:2]] = why[r[:2]] or failure
+    todo = [
+        (noise, sigma, sequential)
+        for noise, sigma in grid()
+        for sequential in modes
+        if why[(noise, sigma)] is None
+        and not finished(run_dir(args, noise, sigma, sequential), args.n)
+    ]
+    if todo:
+        sweep(todo, args)
     rows = []
     for noise, sigma in grid():
         row = {"noise": noise, "sigma": sigma, **paper_row(noise, sigma)}
+        runs = [run_dir(args, noise, sigma, sequential) for sequential in modes]
+        if why[(noise, sigma)] is None and not all(finished(r, args.n) for r in runs):
+            why[(noise, sigma)] = "wsattack certify failed (see its run.log)"
         if why[(noise, sigma)] is None:
-            row.update(measured_row(run_dir(args, noise, sigma, False)))
+            row.update(measured_row(runs[0]))
             if args.sequential:
-                row.update(sequential_row(run_dir(args, noise, sigma, True)))
+                row.update(sequential_row(runs[1]))
         else:
             print(f"== {model_name(noise, sigma)} skipped: {why[(noise, sigma)]}", flush=True)
             row.update(n=0, status=f"unavailable: {why[(noise, sigma)]}")
@@ -214,7 +232,7 @@ def run_all(args) -> pd.DataFrame:
 
 
 def run_dir(args, noise: str, sigma: float, sequential: bool) -> Path:
-    return args.out / f"{noise}_sigma_{sigma}{'_' + SEQUENTIAL if sequential else ''}"
+    return args.out / run_name(noise, sigma, sequential)
 
 
 def _accuracy(accuracy, abstained) -> str:

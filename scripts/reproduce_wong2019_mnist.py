@@ -1,20 +1,23 @@
 """Reproduce Wong, Schmidt & Kolter (2019), Figure 4: the Wasserstein attack on four MNIST models.
 
 Attacks zoo:wong2019_mnist_{vanilla,binarize,robust,adv_training} over the first N MNIST test
-images with one preset (default wong2019_mnist_code: the authors' attack_mnist.py, p=2, 7x7,
-eps0 0.7, which produced the numbers of their README; wong2019_mnist is the paper's text), then
-overlays the accuracy-vs-radius curves with `wsattack report` and tabulates the accuracy at
-eps 1.0 beside the authors' (4 / 14 / 48 / 86%). The binarized model is attacked under both
-protocols (`model.binarize_at`): binarized inside the model (the defense as deployed) and the
-authors' (the clean images binarized once, the plain network attacked: their 14 %). A model that
-cannot be had (adv_training is not in ../shared, and there may be no network) is reported as
-unavailable and skipped.
+images, one job per model of one `wsattack attack -m` sweep (on joblib with --jobs parallel
+jobs, or on --launcher, e.g. slurm_gpu), with one preset (default wong2019_mnist_code: the
+authors' attack_mnist.py, p=2, 7x7, eps0 0.7, which produced the numbers of their README;
+wong2019_mnist is the paper's text), then overlays the accuracy-vs-radius curves with `wsattack
+report` and tabulates the accuracy at eps 1.0 beside the authors' (4 / 14 / 48 / 86%). The
+binarized model is attacked under both protocols (`model.binarize_at`): binarized inside the
+model (the defense as deployed) and the authors' (the clean images binarized once, the plain
+network attacked: their 14 %). A model that cannot be had (adv_training is not in ../shared, and
+there may be no network) is reported as unavailable and left out of the sweep.
 
-Resumable: each model's attack runs in OUT/<preset>/<model>/, and a rerun continues after the
-last finished batch (finished runs only rewrite their CSVs and plots). Writes OUT/<preset>/report/
-(report.csv, accuracy_vs_eps.png) and OUT/<preset>/table_eps1.{csv,md}.
+Resumable: OUT/<preset>/ is the sweep directory and each row's attack runs in
+OUT/<preset>/<row>/; a rerun continues after the last finished batch (finished runs only
+rewrite their CSVs and plots). Writes OUT/<preset>/report/ (report.csv, accuracy_vs_eps.png)
+and OUT/<preset>/table_eps1.{csv,md}.
 
-    python scripts/reproduce_wong2019_mnist.py --n 500 [--data DIR] [--zoo-dir DIR]
+    python scripts/reproduce_wong2019_mnist.py --n 500 [--data DIR] [--zoo-dir DIR] \
+        [--jobs 4 | --launcher slurm_gpu] [HYDRA_OVERRIDE ...]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pandas as pd
 
 from wsattack.errors import ConfigError
 from wsattack.models.zoo import fetch, zoo_entry
+from wsattack.results.row_sweep import launcher_overrides, row_sweep
 
 # The authors' README: MNIST accuracy (%) at eps 1.0.
 AUTHORS = {"vanilla": 4, "binarize": 14, "robust": 48, "adv_training": 86}
@@ -53,6 +57,17 @@ def parse_args() -> argparse.Namespace:
         "--preset", default="wong2019_mnist_code", choices=["wong2019_mnist_code", "wong2019_mnist"]
     )
     parser.add_argument("--out", type=Path, default=Path("outputs/reproduce_wong2019_mnist"))
+    parser.add_argument(
+        "--launcher", default="joblib", help="hydra/launcher of the sweep (joblib, slurm_gpu, ...)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="joblib: models attacked at once (one thread each)"
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help="more Hydra overrides for every job or the launcher (hydra.launcher.partition=...)",
+    )
     return parser.parse_args()
 
 
@@ -72,22 +87,28 @@ def available(model: str, zoo_dir: str) -> str | None:
     return None
 
 
-def attack(model: str, where: str, args, run_dir: Path) -> None:
-    print(
-        f"== attacking wong2019_mnist_{model} ({args.preset}, model.binarize_at={where}, "
-        f"first {args.n} images) -> {run_dir}",
-        flush=True,
-    )
-    wsattack(
-        "attack",
+def attack(labels: list[str], args, out: Path) -> dict[str, Path]:
+    """Attack the rows `labels` as the jobs of one `wsattack attack -m` sweep with its sweep
+    directory `out`; {label: its run directory}. Stops here if the sweep fails."""
+    rows = {
+        label: [
+            f"model.checkpoint=zoo:wong2019_mnist_{ROWS[label][0]}",
+            f"model.binarize_at={ROWS[label][1]}",
+        ]
+        for label in labels
+    }
+    print(f"== attacking {', '.join(rows)} ({args.preset}, first {args.n} images) -> {out}")
+    common = [
         f"experiment={args.preset}",
-        f"model.checkpoint=zoo:wong2019_mnist_{model}",
-        f"model.binarize_at={where}",
         f"dataset.root={args.data}",
         f"dataset.limit={args.n}",
         f"zoo.dir={args.zoo_dir}",
-        f"hydra.run.dir={run_dir}",
-    )
+        *args.overrides,
+    ]
+    status = row_sweep("attack", out, rows, launcher_overrides(args.launcher, args.jobs), common)
+    if status != 0:
+        sys.exit(f"the wsattack attack sweep failed (exit {status}); see the run.log of its jobs")
+    return {label: out / label for label in labels}
 
 
 def report(runs: dict[str, Path], out: Path, preset: str) -> pd.DataFrame:
@@ -149,20 +170,20 @@ def write_markdown(frame: pd.DataFrame, path: Path, preset: str, missing: dict[s
 def main() -> None:
     args = parse_args()
     out = args.out / args.preset
-    runs, missing = {}, {}
-    for label, (model, where) in ROWS.items():
+    labels, missing = [], {}
+    for label, (model, _) in ROWS.items():
         why = missing.get(model) or available(model, args.zoo_dir)
         if why is not None:
             if model not in missing:
                 print(f"== wong2019_mnist_{model} is unavailable, skipped: {why}", flush=True)
             missing[model] = why
             continue
-        runs[label] = out / label
-        attack(model, where, args, runs[label])
-    if not runs:
+        labels.append(label)
+    if not labels:
         sys.exit(
             "no model of the zoo is available: set --zoo-dir to a mirror of ../shared/checkpoints"
         )
+    runs = attack(labels, args, out)
     result = table(report(runs, out / "report", args.preset), missing)
     result.to_csv(out / "table_eps1.csv", index=False)
     write_markdown(result, out / "table_eps1.md", args.preset, missing)
