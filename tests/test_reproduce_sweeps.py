@@ -114,3 +114,19 @@ def test_makefile_reproductions_take_launcher_and_jobs(target):
         check=True,
     )
     assert "--launcher submitit_slurm --jobs 3" in dry.stdout.splitlines()[-1]
+
+
+def test_a_row_config_sets_groups_and_values_as_its_overrides_would(tmp_path, compose):
+    row = ["smoothing=laplace", "sigma=0.5", "smoothing.sequential=true"]
+    (tmp_path / "row").mkdir()
+    (tmp_path / "row" / "r.yaml").write_text(row_sweep_module.row_config(row))
+    preset = ["experiment=levine2020_mnist"]
+    by_row = compose("certify", [*preset, f"hydra.searchpath=[file://{tmp_path}]", "+row=r"])
+    by_overrides = compose("certify", [*preset, *row])
+    assert by_row.smoothing == by_overrides.smoothing and by_row.sigma == 0.5
+    assert by_row.model.checkpoint == "zoo:levine2020_mnist_laplace_sigma_0.5"
+    assert row_sweep_module.launcher_overrides("joblib", 3) == [
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=3",
+    ]
+    assert row_sweep_module.launcher_overrides("slurm_cpu", 3) == ["hydra/launcher=slurm_cpu"]
