@@ -1,0 +1,158 @@
+"""Per-image cost of every paper protocol on one CPU thread, and what a full test set costs.
+
+Runs each protocol through `wsattack` on a few images (or training examples), reads the time
+each row records, and scales it to the protocol's full size: Wong 2019's MNIST attack (the
+authors' standard model), its CIFAR-10 attack (ResNet-18; random weights on synthetic 32x32
+images, since no CIFAR-10 data or model is available offline: the cost of an attack step does
+not depend on the weights, and the worst case runs all 400 steps), Levine 2020's MNIST and
+CIFAR-10 certification (fixed budget and sequential), and Wasserstein adversarial training of
+the MNIST network (one epoch on Fashion-MNIST, the MNIST training split being unavailable).
+Prints a markdown table and writes it with the raw figures to --out (JSON and Markdown).
+
+    python scripts/bench_scale.py [--data DIR] [--zoo-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from wsattack.run import cli
+
+CIFAR_SYNTHETIC = [
+    "dataset=synthetic",
+    "dataset.channels=3",
+    "dataset.height=32",
+    "dataset.width=32",
+    "model.checkpoint=none",
+]
+# A ResNet-18 classifies a few hundred noisy copies a second on one thread: a tenth of the
+# paper's samples, and ten times the time.
+TENTH_OF_THE_SAMPLES = ["smoothing.n0=100", "smoothing.n=1000", "smoothing.n_predict=1000"]
+# Protocol -> (task, overrides, images in a full run, runs in the paper's table).
+PROTOCOLS = {
+    "Wong 2019 MNIST attack": (
+        "attack",
+        ["experiment=wong2019_mnist", "model.checkpoint=zoo:wong2019_mnist_vanilla"],
+        10_000,
+        4,
+    ),
+    "Wong 2019 CIFAR-10 attack (all 400 steps)": (
+        "attack",
+        ["experiment=wong2019_cifar10", *CIFAR_SYNTHETIC],
+        10_000,
+        3,
+    ),
+    "Levine 2020 MNIST certification, fixed": (
+        "certify",
+        ["experiment=levine2020_mnist"],
+        10_000,
+        14,
+    ),
+    "Levine 2020 MNIST certification, sequential (radii 0.005 / 0.01 / 0.015)": (
+        "certify",
+        [
+            "experiment=levine2020_mnist",
+            "smoothing.sequential=true",
+            "smoothing.radii=[0.005,0.01,0.015]",
+        ],
+        10_000,
+        14,
+    ),
+    "Levine 2020 CIFAR-10 certification, fixed (scaled from 1/10 of the samples)": (
+        "certify",
+        ["experiment=levine2020_cifar10", *CIFAR_SYNTHETIC, *TENTH_OF_THE_SAMPLES],
+        1_000,
+        5,
+    ),
+    "Wasserstein adversarial training, MNIST network (per epoch)": (
+        "train",
+        ["experiment=wong2019_mnist_adv_training", "dataset=fashion_mnist", "train.epochs=1"],
+        60_000,
+        1,
+    ),
+}
+
+
+TRAIN_BATCH = 32
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=8, help="images (training: batches) per protocol")
+    parser.add_argument("--data", default="../shared/data", help="dataset.root holding MNIST")
+    parser.add_argument("--zoo-dir", default="../shared/checkpoints", help="local zoo mirror")
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench/scale"))
+    return parser.parse_args()
+
+
+def seconds_per_item(name: str, task: str, run_dir: Path, items: int) -> float:
+    """Seconds per image (training: per example) from what the run wrote."""
+    if task == "train":
+        return float(pd.read_csv(run_dir / "train_log.csv")["time_s"].iloc[-1]) / items
+    rows = pd.read_csv(run_dir / ("examples.csv" if task == "attack" else "certify.csv"))
+    if "all 400 steps" in name:
+        # Random weights break early; the worst case is every step on every image. One batch
+        # steps until its last example is done, so its time per step is over its longest run.
+        steps = max(int(rows["iterations"].max()), 1)
+        return float(rows["time_s"].sum()) / (len(rows) * steps) * 400
+    scale = 10 if "1/10 of the samples" in name else 1
+    return float(rows["time_s"].sum()) / len(rows) * scale
+
+
+def measure(name: str, args: argparse.Namespace) -> dict:
+    task, overrides, full, runs = PROTOCOLS[name]
+    run_dir = args.out / name.split(" (")[0].replace(" ", "_").replace(",", "")
+    items = args.n * TRAIN_BATCH if task == "train" else args.n
+    size = [f"dataset.limit={items}"]
+    if task == "train":
+        size += [
+            f"train.batch_size={TRAIN_BATCH}",
+            "train.robust_eval.every=0",
+            "train.eval_limit=1",
+        ]
+    common = [f"zoo.dir={args.zoo_dir}", f"hydra.run.dir={run_dir}"]
+    if "dataset=synthetic" not in overrides:
+        common.append(f"dataset.root={args.data}")
+    cli([task, *overrides, *size, "cpu_threads=1", *common])
+    per_item = seconds_per_item(name, task, run_dir, items)
+    total_hours = per_item * full * runs / 3600
+    return {
+        "protocol": name,
+        "seconds_per_item": round(per_item, 3),
+        "items": full,
+        "runs": runs,
+        "cpu_hours_full": round(total_hours, 1),
+    }
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = [
+        "| protocol | s per image (one thread) | full run | CPU hours |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        size = f"{r['items']:,} images x {r['runs']} runs"
+        lines.append(
+            f"| {r['protocol']} | {r['seconds_per_item']} | {size} | {r['cpu_hours_full']:,} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = [measure(name, args) for name in PROTOCOLS]
+    table = markdown(rows)
+    meta = {"load_average": os.getloadavg(), "n": args.n}
+    (args.out / "scale.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (args.out / "scale.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
