@@ -92,3 +92,11 @@ def test_refuses_missing_shards(tmp_path, attack_runs):
     _, shards = attack_runs
     message = _refusal(tmp_path, shards[1])
     assert message.endswith("missing shards 0/2: add their run directories to runs=")
+
+
+def test_refuses_a_shard_cut_short(tmp_path, attack_runs):
+    """A shard killed before its end has rows but no summary: merging it would lose images."""
+    _, shards = attack_runs
+    cut = shutil.copytree(shards[1], tmp_path / "cut")
+    (cut / "summary.csv").unlink()
+    assert f"{cut} did not finish" in _refusal(tmp_path, shards[0], cut)

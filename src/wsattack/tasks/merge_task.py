@@ -40,6 +40,8 @@ def run_merge(cfg, run_dir: Path) -> None:
     if task not in RESULTS:
         raise ConfigError(f"{names[0]} is a {task} run; merge joins shards of: attack, certify")
     frames = [_rows(run / RESULTS[task]) for run in runs]
+    for run, frame in zip(runs, frames, strict=True):
+        _check_finished(run, frame)
     check_disjoint(names, [_keys(frame, task) for frame in frames])
     order = shard_order(names, configs)
     merged = pd.concat([frames[i] for i in order], ignore_index=True)
@@ -76,6 +78,19 @@ def _rows(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise ConfigError(f"{path} is missing: finish (or resume) that shard first")
     return pd.read_csv(path, keep_default_na=False, na_values=[])
+
+
+def _check_finished(run: Path, frame: pd.DataFrame) -> None:
+    """A shard's summary.csv is written when its run ends, counting the rows it covers: without
+    it, or with another count, the shard was cut short (its rows would be silently missing)."""
+    summary = run / "summary.csv"
+    counted = int(pd.read_csv(summary)["n"].iloc[0]) if summary.is_file() else None
+    if counted != len(frame):
+        raise ConfigError(
+            f"{run} did not finish ({len(frame)} rows, summary.csv "
+            f"{'missing' if counted is None else f'counts {counted}'}); fix: resume it with "
+            f"the same command and hydra.run.dir={run}, then merge"
+        )
 
 
 def _keys(frame: pd.DataFrame, task: str) -> list:
