@@ -79,3 +79,18 @@ def test_report_of_a_certify_sweep_is_its_sweep_summary(tmp_path):
     table = pd.read_csv(report / "sweep_summary.csv")
     assert list(table.columns) == ["job", "sigma", "smoothing", "n"]
     assert table["n"].tolist() == [12, 12] and not (report / "report.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ("dataset.limit=2,abc", "dataset.limit must be a positive integer, got 'abc'"),
+        ("attack=wasserstein,nope", "nope"),
+    ],
+)
+def test_a_bad_value_anywhere_in_a_sweep_is_one_line_before_any_job(tmp_path, sweep, message):
+    result = run_cli("attack", "-m", *SYNTH, sweep, f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert not (tmp_path / "sweep").exists()

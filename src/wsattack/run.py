@@ -11,6 +11,7 @@ import hydra
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -45,9 +46,9 @@ def _fail(message: str) -> None:
     sys.exit(USAGE_ERROR)
 
 
-def _validate(task: str, overrides: list[str]) -> None:
-    """Compose as Hydra will and check every value and the run directory: a bad input fails
-    here, before Hydra creates the run directory or the task writes anything."""
+def _validate(task: str, overrides: list[str], multirun: bool = False) -> None:
+    """Compose as Hydra will and check every value and the run (or sweep) directory: a bad input
+    fails here, before Hydra creates the directory or the task writes anything."""
     try:
         cfg = compose_config(task, overrides)
         base = compose_config(task, group_choices(cfg, overrides))
@@ -57,11 +58,34 @@ def _validate(task: str, overrides: list[str]) -> None:
     try:
         _resolve(cfg)
         check_values(cfg, base, overrides)
-        check_run_dir(str(cfg.hydra.run.dir))
+        check_run_dir(str(cfg.hydra.sweep.dir if multirun else cfg.hydra.run.dir))
     except ConfigError as err:
         _fail(str(err))
     finally:
         GlobalHydra.instance().clear()
+
+
+def _sweep_jobs(overrides: list[str]) -> list[list[str]] | None:
+    """Override lists that between them hold every value a sweep runs, each once (the other
+    keys at their first value), as Hydra's basic sweeper spells them; None for a sweep this
+    cannot list (an interval), which is then left to Hydra and the tasks."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException:
+        return [overrides]  # _validate explains the syntax error
+    if any(o.is_sweep_override() and not o.is_discrete_sweep() for o in parsed):
+        return None
+    choices = [
+        [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+        if o.is_sweep_override()
+        else [o.input_line]
+        for o in parsed
+    ]
+    firsts = [values[0] for values in choices]
+    jobs = [firsts]
+    for i, values in enumerate(choices):
+        jobs += [[*firsts[:i], value, *firsts[i + 1 :]] for value in values[1:]]
+    return jobs
 
 
 def _default_config(task: str) -> DictConfig | None:
@@ -116,11 +140,12 @@ def cli(argv: list[str] | None = None) -> None:
     task, overrides = argv[0], argv[1:]
     if task not in TASKS:
         _fail(f"unknown task {task!r}; choose from: {', '.join(TASKS.names())}")
-    if not any(arg.startswith("-") for arg in overrides):
-        _validate(task, overrides)
     # Hydra's argument parser refuses overrides on both sides of a flag: -m goes first.
     flags = [arg for arg in overrides if arg in MULTIRUN_FLAGS]
     rest = [arg for arg in overrides if arg not in MULTIRUN_FLAGS]
+    if not any(arg.startswith("-") for arg in rest):
+        for job in (_sweep_jobs(rest) if flags else [rest]) or []:
+            _validate(task, job, multirun=bool(flags))
     sys.argv = [sys.argv[0], *flags, f"task={task}", *rest]
     _hydra_main()
 
