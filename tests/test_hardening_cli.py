@@ -196,3 +196,12 @@ def test_a_corrupt_dataset_file_is_one_line(content, expected, tmp_path, capsys)
 def test_indices_that_select_nothing(tmp_path, capsys):
     args = [*TINY, "dataset.indices=[]", "model.checkpoint=none", f"hydra.run.dir={tmp_path}"]
     assert "dataset.indices selects no images" in _cli_error(capsys, "eval", *args)
+
+
+def test_an_augment_setting_that_is_not_a_choice_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    line = _cli_error(
+        capsys, "train", *TINY, "model=mnist_cnn", "train.augment=maybe", f"hydra.run.dir={run}"
+    )
+    assert "train.augment must be auto, true or false, got 'maybe'" in line
+    assert not run.exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from wsattack.errors import ConfigError
+
 
 def crop_flip(images: torch.Tensor, padding: int = 4) -> torch.Tensor:
     """Each image shifted by up to `padding` pixels (zero fill) and flipped with probability 1/2."""
@@ -22,6 +24,11 @@ def crop_flip(images: torch.Tensor, padding: int = 4) -> torch.Tensor:
 
 
 def wants_augmentation(setting, dataset_name: str) -> bool:
+    """train.augment: "auto" (CIFAR-10 only), true or false."""
     if setting == "auto":
         return dataset_name == "cifar10"
-    return bool(setting)
+    if not isinstance(setting, bool):
+        raise ConfigError(
+            f"train.augment must be auto, true or false, got {setting!r}; fix: train.augment=auto"
+        )
+    return setting
