@@ -51,7 +51,10 @@ def apply_subset(data: ImageData, limit: int | None, indices) -> ImageData:
         if not len(wanted):
             raise ConfigError("dataset.indices selects no images; fix: list at least one index")
         if len(wanted) and (wanted.min() < 0 or wanted.max() >= len(data)):
-            raise ConfigError(f"dataset.indices must lie in [0, {len(data) - 1}] for {data.name}")
+            raise ConfigError(
+                f"dataset.indices must lie in [0, {len(data) - 1}] for {data.name}; fix: drop "
+                f"the indices above {len(data) - 1}"
+            )
         data = data.select(wanted)
     if limit is not None:
         if int(limit) <= 0:
