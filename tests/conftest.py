@@ -78,3 +78,11 @@ def train_tiny_classifier(run_dir: Path, size: int = 16, epochs: int = 5, transf
     save_checkpoint(run_dir / "model.pt", model, "synthetic")
     model.zero_grad(set_to_none=True)
     return model.eval().requires_grad_(False)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A tiny mnist_cnn trained on synthetic blobs, for tests that need some trained weights."""
+    run = tmp_path_factory.mktemp("model")
+    train_tiny_classifier(run)
+    return run / "model.pt"

@@ -18,6 +18,8 @@ import pandas as pd
 from wsattack.run import cli
 
 TIMEOUT = 300
+
+
 _FORK = multiprocessing.get_context("fork")
 # Per task: its overrides (a checkpoint is added for attack and certify), the CSV it appends
 # to, and that CSV's key columns.

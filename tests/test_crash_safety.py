@@ -19,8 +19,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import train_tiny_classifier
-from crash_runs import TASKS, keys, run_crashing, run_killed, run_to_end, task_args, timed_run
+from crash_runs import (
+    TASKS,
+    keys,
+    run_crashing,
+    run_killed,
+    run_to_end,
+    task_args,
+    timed_run,
+)
 from crash_runs import without_time as text
 
 from wsattack.models import read_checkpoint
@@ -31,18 +38,11 @@ SEED = int(os.environ.get("WSATTACK_CRASH_SEED", "0"))
 EPISODES = 6  # per task: a fresh run killed twice, then rerun to the end
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    run = tmp_path_factory.mktemp("model")
-    train_tiny_classifier(run)
-    return run / "model.pt"
-
-
 @pytest.mark.parametrize("task", list(TASKS))
-def test_killed_at_random_instants_then_rerun_equals_uninterrupted(task, tmp_path, checkpoint):
+def test_killed_at_random_instants_then_rerun_equals_uninterrupted(task, tmp_path, tiny_checkpoint):
     """Each episode: SIGKILL at a random instant of a fresh run, SIGKILL again inside the first
     CSV append of its rerun (after a random fraction of the bytes), then a rerun to the end."""
-    weights = None if task == "train" else checkpoint
+    weights = None if task == "train" else tiny_checkpoint
     name = TASKS[task]["csv"]
     ref = tmp_path / "ref"
     span = timed_run(task_args(task, ref, weights))
@@ -127,17 +127,17 @@ def _example_row(idx: int) -> dict:
     return row
 
 
-def test_a_corrupt_part_is_dropped_and_its_examples_redone(tmp_path, checkpoint):
+def test_a_corrupt_part_is_dropped_and_its_examples_redone(tmp_path, tiny_checkpoint):
     """A part file cut short (as a power loss could leave it, fsync aside): deleted on resume,
     its examples' rows dropped and attacked again, at the end; the same rows and adversarial
     examples as the uninterrupted run, in another order."""
     ref, cut = tmp_path / "ref", tmp_path / "cut"
-    run_to_end(task_args("attack", ref, checkpoint))
-    run_to_end(task_args("attack", cut, checkpoint))
+    run_to_end(task_args("attack", ref, tiny_checkpoint))
+    run_to_end(task_args("attack", cut, tiny_checkpoint))
     part = sorted((cut / "adversarial_parts").glob("part_*.pt"))[1]
     part.write_bytes(part.read_bytes()[:100])
     (cut / "adversarial.pt").unlink()
-    run_to_end(task_args("attack", cut, checkpoint))
+    run_to_end(task_args("attack", cut, tiny_checkpoint))
     a, b = (pd.read_csv(d / "examples.csv").drop(columns="time_s") for d in (ref, cut))
     assert b["idx"].tolist() == [0, 1, 4, 5, 6, 7, 2, 3]
     pd.testing.assert_frame_equal(a, b.sort_values("idx", ignore_index=True))

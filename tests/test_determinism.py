@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import train_tiny_classifier
-from crash_runs import TASKS, run_crashing, run_to_end, task_args
+from crash_runs import (
+    TASKS,
+    run_crashing,
+    run_to_end,
+    task_args,
+)
 from crash_runs import without_time as text
 
 from wsattack.models import read_checkpoint
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    run = tmp_path_factory.mktemp("model")
-    train_tiny_classifier(run)
-    return run / "model.pt"
-
-
 @pytest.mark.parametrize("task", list(TASKS))
-def test_same_seed_twice_and_resumed_give_identical_results(task, tmp_path, checkpoint):
-    weights = None if task == "train" else checkpoint
+def test_same_seed_twice_and_resumed_give_identical_results(task, tmp_path, tiny_checkpoint):
+    weights = None if task == "train" else tiny_checkpoint
     runs = [tmp_path / "first", tmp_path / "second", tmp_path / "resumed"]
     for run in runs[:2]:
         run_to_end(task_args(task, run, weights))
