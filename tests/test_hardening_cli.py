@@ -165,6 +165,7 @@ def test_a_results_file_of_another_kind_is_refused(tmp_path, capsys):
         (lambda x: x, lambda y: y.float(), TypeError, "labels must be an integer torch.Tensor"),
         (lambda x: x, lambda y: y[:1], ValueError, "labels must have shape (2,)"),
         (lambda x: x, lambda y: -y, ValueError, "labels must be classes >= 0"),
+        (lambda x: x, lambda y: y * 5, ValueError, "labels must be classes < 10"),
     ],
 )
 @pytest.mark.parametrize("attack", ["wasserstein", "wasserstein_fw"])

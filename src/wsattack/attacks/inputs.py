@@ -31,6 +31,22 @@ def check_batch(images, labels, targets=None) -> None:
             raise ConfigError(f"{name} must be classes >= 0, got {int(classes.min())}")
 
 
+def clean_predictions(model, judge, images, labels, targets=None) -> torch.Tensor:
+    """The classes of the clean images (the judge's, when one decides), after checking that the
+    labels and targets are classes the model outputs: a label past them would otherwise surface
+    as an index error deep inside a loss."""
+    if judge is not None:
+        return judge(images)
+    logits = model(images)
+    for name, classes in (("labels", labels), ("targets", targets)):
+        if classes is not None and len(classes) and int(classes.max()) >= logits.shape[1]:
+            raise ConfigError(
+                f"{name} must be classes < {logits.shape[1]} (the model's outputs), "
+                f"got {int(classes.max())}"
+            )
+    return logits.argmax(1)
+
+
 def _kind(value) -> str:
     if isinstance(value, torch.Tensor):
         return f"a {value.dtype} tensor"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from wsattack.attacks.inputs import check_batch
+from wsattack.attacks.inputs import check_batch, clean_predictions
 from wsattack.attacks.result import NOT_FOOLED, AttackResult
 from wsattack.attacks.schedules import Stage
 from wsattack.errors import ConfigError
@@ -60,7 +60,7 @@ class PGD:
         targets = None if targets is None else targets.to(device)
         with eval_mode(self.model):
             with torch.no_grad():
-                clean_pred = self.judge(x) if self.judge else self.model(x).argmax(1)
+                clean_pred = clean_predictions(self.model, self.judge, x, labels, targets)
             run = _Run(x, labels, targets, clean_pred, self._fooled(clean_pred, labels, targets))
             for stage in self.schedule:
                 for t in range(stage.iterations):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from wsattack.attacks.balls import WassersteinBall
-from wsattack.attacks.inputs import check_batch
+from wsattack.attacks.inputs import check_batch, clean_predictions
 from wsattack.attacks.losses import LOSSES, attack_loss
 from wsattack.attacks.result import AttackResult
 from wsattack.attacks.search import Attempt, RadiusSearch
@@ -83,7 +83,7 @@ class PlanAttack:
         targets = None if targets is None else targets.to(device)
         with eval_mode(self.model):
             with torch.no_grad():
-                clean_pred = self.predict(x)
+                clean_pred = clean_predictions(self.model, self.judge, x, labels, targets)
             fooled = _fooled(clean_pred, labels, targets)
 
             def attempt(rows, eps, begin):
@@ -102,9 +102,6 @@ class PlanAttack:
             radius,
             found.eps_failed,
         )
-
-    def predict(self, images: torch.Tensor) -> torch.Tensor:
-        return self.judge(images) if self.judge else self.model(images).argmax(1)
 
     def round_off(self, z: torch.Tensor) -> torch.Tensor:
         """With capacity, z is in [0, 1] up to round-off; without, this is the paper's clamp."""
