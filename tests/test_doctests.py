@@ -25,6 +25,9 @@ PUBLIC_MODULES = [
     "wsattack.ot.projection",
     "wsattack.ot.settings",
     "wsattack.smoothing.attackable",
+    "wsattack.smoothing.certifier",
+    "wsattack.smoothing.sequential",
+    "wsattack.smoothing.sequential_certifier",
 ]
 
 
