@@ -107,6 +107,7 @@ def test_a_refused_rerun_changes_no_existing_result(files, tmp_path, capsys):
         ("model=null", "model=null names no model; choose from: demo"),
         ("dataset=[1]", "names no dataset"),
         ("seed=-1", "seed must be an integer >= 0"),
+        ("smoothing=_sampling", "fix: smoothing=NAME with NAME one of: laplace, wasserstein"),
     ],
 )
 def test_bad_values_are_refused_before_the_run(override, expected, tmp_path, capsys):

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from wsattack.data.shards import parse_shard
 from wsattack.errors import ConfigError, ConfigTypeError
+from wsattack.paths import config_dir
 
 # Leaf names that are counts wherever they appear: a positive integer.
 COUNTS = frozenset(
@@ -85,6 +86,22 @@ def check_values(cfg: DictConfig, base: DictConfig, overrides: list[str]) -> Non
         value = OmegaConf.select(cfg, key)
         _check_kind(key, value, default)
         _check_range(key, value, default)
+
+
+def check_choices(cfg: DictConfig) -> None:
+    """Refuse a group member whose name starts with "_": such a file holds settings its group's
+    members share (smoothing/_sampling.yaml), not a member of its own."""
+    for group, choice in cfg.hydra.runtime.choices.items():
+        if isinstance(choice, str) and choice.startswith("_"):
+            members = sorted(
+                path.stem
+                for path in (config_dir() / group).glob("*.yaml")
+                if not path.stem.startswith("_")
+            )
+            raise ConfigError(
+                f"{group}={choice} holds settings shared by the {group} group, not a member; "
+                f"fix: {group}=NAME with NAME one of: {', '.join(members)}"
+            )
 
 
 def value_keys(cfg: DictConfig, overrides: list[str]) -> list[str]:

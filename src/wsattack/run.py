@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from wsattack.cli_errors import explain
-from wsattack.config_check import check_run_dir, check_values, group_choices
+from wsattack.config_check import check_choices, check_run_dir, check_values, group_choices
 from wsattack.errors import ConfigError
 from wsattack.paths import config_dir
 from wsattack.tasks import TASKS
@@ -57,6 +57,7 @@ def _validate(task: str, overrides: list[str], multirun: bool = False) -> None:
         _fail(explain(err, _default_config(task), overrides))
     try:
         _resolve(cfg)
+        check_choices(cfg)
         check_values(cfg, base, overrides)
         check_run_dir(str(cfg.hydra.sweep.dir if multirun else cfg.hydra.run.dir))
     except ConfigError as err:
