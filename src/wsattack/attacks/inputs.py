@@ -31,6 +31,13 @@ def check_batch(images, labels, targets=None) -> None:
             raise ConfigError(f"{name} must be classes >= 0, got {int(classes.min())}")
 
 
+def batch_on_device(model, images, labels, targets=None):
+    """Check the batch (`check_batch`) and move it to the model's device: (x, labels, targets)."""
+    check_batch(images, labels, targets)
+    device = next(model.parameters()).device
+    return images.to(device), labels.to(device), None if targets is None else targets.to(device)
+
+
 def clean_predictions(model, judge, images, labels, targets=None) -> torch.Tensor:
     """The classes of the clean images (the judge's, when one decides), after checking that the
     labels and targets are classes the model outputs: a label past them would otherwise surface

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from wsattack.attacks.inputs import check_batch, clean_predictions
-from wsattack.attacks.result import NOT_FOOLED, AttackResult
+from wsattack.attacks.inputs import batch_on_device, clean_predictions
+from wsattack.attacks.result import NOT_FOOLED, AttackResult, fooled
 from wsattack.attacks.schedules import Stage
 from wsattack.errors import ConfigError
 from wsattack.models.modes import eval_mode
@@ -54,14 +54,11 @@ class PGD:
     def __call__(
         self, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None
     ) -> AttackResult:
-        check_batch(images, labels, targets)
-        device = next(self.model.parameters()).device
-        x, labels = images.to(device), labels.to(device)
-        targets = None if targets is None else targets.to(device)
+        x, labels, targets = batch_on_device(self.model, images, labels, targets)
         with eval_mode(self.model):
             with torch.no_grad():
                 clean_pred = clean_predictions(self.model, self.judge, x, labels, targets)
-            run = _Run(x, labels, targets, clean_pred, self._fooled(clean_pred, labels, targets))
+            run = _Run(x, labels, targets, clean_pred, fooled(clean_pred, labels, targets))
             for stage in self.schedule:
                 for t in range(stage.iterations):
                     if not self._iterate(run, stage.radius(t)):
@@ -75,10 +72,6 @@ class PGD:
         step = getattr(self.step, "__name__", None) or repr(self.step)  # a function, or a class
         settings = f"ball={self.ball!r}, step={step}, alpha={self.alpha!r}, clamp={self.clamp!r}"
         return f"{type(self).__name__}({settings}, schedule={self.schedule!r})"
-
-    @staticmethod
-    def _fooled(pred, labels, targets) -> torch.Tensor:
-        return pred != labels if targets is None else pred == targets
 
     def _iterate(self, run: _Run, eps: float) -> bool:
         """Check the current iterates and step the ones still standing; False when none are."""
@@ -108,9 +101,7 @@ class PGD:
             loss = F.cross_entropy(logits, goal, reduction="sum")
             (grad,) = torch.autograd.grad(loss if run.targets is None else -loss, adv)
         pred = self.judge(adv.detach()) if self.judge else logits.argmax(1).detach()
-        hit = self._fooled(
-            pred, run.labels[active], None if run.targets is None else run.targets[active]
-        )
+        hit = fooled(pred, run.labels[active], None if run.targets is None else run.targets[active])
         run.adv_pred[active] = pred
         newly, standing = active[hit], active[~hit]
         run.fooled[newly] = True

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import torch
 
 from wsattack.attacks.balls import WassersteinBall
-from wsattack.attacks.inputs import check_batch, clean_predictions
+from wsattack.attacks.inputs import batch_on_device, clean_predictions
 from wsattack.attacks.losses import LOSSES, attack_loss
-from wsattack.attacks.result import AttackResult
+from wsattack.attacks.result import AttackResult, fooled
 from wsattack.attacks.search import Attempt, RadiusSearch
 from wsattack.models.modes import eval_mode
 from wsattack.ot.settings import DEFAULTS
@@ -77,20 +77,17 @@ class PlanAttack:
     ) -> AttackResult:
         """Attack; `start`/`hi` optionally give known adversarial points and their radii (only
         smaller radii are then searched)."""
-        check_batch(images, labels, targets)
-        device = next(self.model.parameters()).device
-        x, labels = images.to(device), labels.to(device)
-        targets = None if targets is None else targets.to(device)
+        x, labels, targets = batch_on_device(self.model, images, labels, targets)
         with eval_mode(self.model):
             with torch.no_grad():
                 clean_pred = clean_predictions(self.model, self.judge, x, labels, targets)
-            fooled = _fooled(clean_pred, labels, targets)
+            broken = fooled(clean_pred, labels, targets)
 
             def attempt(rows, eps, begin):
                 sub_targets = None if targets is None else targets[rows]
                 return self.attempt(x[rows], labels[rows], sub_targets, eps, begin)
 
-            found = self.search.run(attempt, x, fooled, clean_pred, start, hi)
+            found = self.search.run(attempt, x, broken, clean_pred, start, hi)
         radius = torch.where(torch.isfinite(found.eps_found), found.eps_found, found.eps_failed)
         return AttackResult(
             found.adv.detach(),
@@ -109,10 +106,6 @@ class PlanAttack:
 
     def new_run(self, labels, targets, z) -> _AttemptRun:
         return _AttemptRun(self, labels, targets, z)
-
-
-def _fooled(pred, labels, targets) -> torch.Tensor:
-    return pred != labels if targets is None else pred == targets
 
 
 class _AttemptRun:
@@ -142,7 +135,7 @@ class _AttemptRun:
                 (grad,) = torch.autograd.grad(loss, adv)
         pred = self.attack.judge(adv.detach()) if self.attack.judge else logits.argmax(1)
         self.pred[rows] = pred.detach()
-        hit = _fooled(pred, self.labels[rows], targets)
+        hit = fooled(pred, self.labels[rows], targets)
         self.found[rows[hit]] = z[rows[hit]].detach()
         self.fooled[rows[hit]] = True
         self.kept = ~hit

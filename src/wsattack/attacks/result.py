@@ -9,6 +9,11 @@ import torch
 NOT_FOOLED = float("inf")  # eps_found of an example the attack never broke
 
 
+def fooled(pred: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
+    """Success: a wrong class (untargeted) or the target class (targeted)."""
+    return pred != labels if targets is None else pred == targets
+
+
 @dataclass
 class AttackResult:
     """Per-example outcome of an attack on (images, labels).
