@@ -31,7 +31,7 @@ import pandas as pd
 
 from wsattack.errors import ConfigError
 from wsattack.models.zoo import fetch, zoo_entry
-from wsattack.results.row_sweep import launcher_overrides, row_sweep
+from wsattack.results.row_sweep import add_sweep_arguments, launcher_overrides, row_sweep
 from wsattack.run import compose_config
 
 PRESET = "levine2020_mnist"
@@ -86,25 +86,11 @@ SEQUENTIAL_COLUMNS = [
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=10_000, help="first N MNIST test images")
-    parser.add_argument("--data", default="../shared/data", help="dataset.root holding MNIST")
-    parser.add_argument("--zoo-dir", default="../shared/checkpoints", help="local zoo mirror")
-    parser.add_argument("--out", type=Path, default=Path("outputs/reproduce_levine2020_mnist"))
-    parser.add_argument(
-        "--launcher", default="joblib", help="hydra/launcher of the sweep (joblib, slurm_cpu, ...)"
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="joblib: models certified at once (one thread each)"
-    )
+    add_sweep_arguments(parser, "outputs/reproduce_levine2020_mnist", "models certified")
     parser.add_argument(
         "--sequential",
         action="store_true",
         help="also certify with smoothing.sequential=true and show it beside the fixed budget",
-    )
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        help="more Hydra overrides for every job or the launcher (hydra.launcher.partition=...)",
     )
     return parser.parse_args()
 

@@ -31,7 +31,7 @@ import pandas as pd
 
 from wsattack.errors import ConfigError
 from wsattack.models.zoo import fetch, zoo_entry
-from wsattack.results.row_sweep import launcher_overrides, row_sweep
+from wsattack.results.row_sweep import add_sweep_arguments, launcher_overrides, row_sweep
 
 # The authors' README: MNIST accuracy (%) at eps 1.0.
 AUTHORS = {"vanilla": 4, "binarize": 14, "robust": 48, "adv_training": 86}
@@ -50,23 +50,9 @@ RADIUS = 1.0
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=10_000, help="first N MNIST test images")
-    parser.add_argument("--data", default="../shared/data", help="dataset.root holding MNIST")
-    parser.add_argument("--zoo-dir", default="../shared/checkpoints", help="local zoo mirror")
+    add_sweep_arguments(parser, "outputs/reproduce_wong2019_mnist", "models attacked")
     parser.add_argument(
         "--preset", default="wong2019_mnist_code", choices=["wong2019_mnist_code", "wong2019_mnist"]
-    )
-    parser.add_argument("--out", type=Path, default=Path("outputs/reproduce_wong2019_mnist"))
-    parser.add_argument(
-        "--launcher", default="joblib", help="hydra/launcher of the sweep (joblib, slurm_gpu, ...)"
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="joblib: models attacked at once (one thread each)"
-    )
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        help="more Hydra overrides for every job or the launcher (hydra.launcher.partition=...)",
     )
     return parser.parse_args()
 

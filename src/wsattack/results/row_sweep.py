@@ -9,6 +9,7 @@ rows finds, and resumes, the runs of the last one whatever rows it adds or drops
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,27 @@ from wsattack.paths import config_dir
 GROUP = "row"
 # Beside the jobs, out of `wsattack report`'s way: it takes only directories holding .hydra/.
 CONFIGS = "row_configs"
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser, out: str, unit: str) -> None:
+    """The options every reproduction script shares: the first N MNIST test images, where the
+    data and the zoo are, the sweep directory, its launcher and joblib's parallelism, and more
+    Hydra overrides for every job. `unit` says what one job does ("models certified")."""
+    parser.add_argument("--n", type=int, default=10_000, help="first N MNIST test images")
+    parser.add_argument("--data", default="../shared/data", help="dataset.root holding MNIST")
+    parser.add_argument("--zoo-dir", default="../shared/checkpoints", help="local zoo mirror")
+    parser.add_argument("--out", type=Path, default=Path(out))
+    parser.add_argument(
+        "--launcher", default="joblib", help="hydra/launcher of the sweep (joblib, slurm_cpu, ...)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help=f"joblib: {unit} at once (one thread each)"
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help="more Hydra overrides for every job or the launcher (hydra.launcher.partition=...)",
+    )
 
 
 def launcher_overrides(launcher: str, jobs: int) -> list[str]:
