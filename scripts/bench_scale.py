@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -31,29 +32,41 @@ CIFAR_SYNTHETIC = [
     "model.checkpoint=none",
 ]
 # A ResNet-18 classifies a few hundred noisy copies a second on one thread: a tenth of the
-# paper's samples, and ten times the time.
+# paper's samples, and ten times the time (the cost is linear in them).
 TENTH_OF_THE_SAMPLES = ["smoothing.n0=100", "smoothing.n=1000", "smoothing.n_predict=1000"]
-# Protocol -> (task, overrides, images in a full run, runs in the paper's table).
+
+
+class Protocol(NamedTuple):
+    """A paper protocol: its task and overrides, images in a full run, runs in the paper's table;
+    `time_scale` multiplies the measured time (a run on a fraction of the samples), and
+    `worst_case_steps` asks for the cost of that many attack steps on every image."""
+
+    task: str
+    overrides: list[str]
+    images: int
+    runs: int
+    time_scale: float = 1.0
+    worst_case_steps: int | None = None
+
+
 PROTOCOLS = {
-    "Wong 2019 MNIST attack": (
+    "Wong 2019 MNIST attack": Protocol(
         "attack",
         ["experiment=wong2019_mnist", "model.checkpoint=zoo:wong2019_mnist_vanilla"],
         10_000,
         4,
     ),
-    "Wong 2019 CIFAR-10 attack (all 400 steps)": (
+    "Wong 2019 CIFAR-10 attack (all 400 steps)": Protocol(
         "attack",
         ["experiment=wong2019_cifar10", *CIFAR_SYNTHETIC],
         10_000,
         3,
+        worst_case_steps=400,
     ),
-    "Levine 2020 MNIST certification, fixed": (
-        "certify",
-        ["experiment=levine2020_mnist"],
-        10_000,
-        14,
+    "Levine 2020 MNIST certification, fixed": Protocol(
+        "certify", ["experiment=levine2020_mnist"], 10_000, 14
     ),
-    "Levine 2020 MNIST certification, sequential (radii 0.005 / 0.01 / 0.015)": (
+    "Levine 2020 MNIST certification, sequential (radii 0.005 / 0.01 / 0.015)": Protocol(
         "certify",
         [
             "experiment=levine2020_mnist",
@@ -63,20 +76,20 @@ PROTOCOLS = {
         10_000,
         14,
     ),
-    "Levine 2020 CIFAR-10 certification, fixed (scaled from 1/10 of the samples)": (
+    "Levine 2020 CIFAR-10 certification, fixed (scaled from 1/10 of the samples)": Protocol(
         "certify",
         ["experiment=levine2020_cifar10", *CIFAR_SYNTHETIC, *TENTH_OF_THE_SAMPLES],
         1_000,
         5,
+        time_scale=10.0,
     ),
-    "Wasserstein adversarial training, MNIST network (per epoch)": (
+    "Wasserstein adversarial training, MNIST network (per epoch)": Protocol(
         "train",
         ["experiment=wong2019_mnist_adv_training", "dataset=fashion_mnist", "train.epochs=1"],
         60_000,
         1,
     ),
 }
-
 
 TRAIN_BATCH = 32
 
@@ -90,22 +103,22 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def seconds_per_item(name: str, task: str, run_dir: Path, items: int) -> float:
+def seconds_per_item(protocol: Protocol, run_dir: Path, items: int) -> float:
     """Seconds per image (training: per example) from what the run wrote."""
-    if task == "train":
+    if protocol.task == "train":
         return float(pd.read_csv(run_dir / "train_log.csv")["time_s"].iloc[-1]) / items
-    rows = pd.read_csv(run_dir / ("examples.csv" if task == "attack" else "certify.csv"))
-    if "all 400 steps" in name:
+    rows = pd.read_csv(run_dir / ("examples.csv" if protocol.task == "attack" else "certify.csv"))
+    if protocol.worst_case_steps:
         # Random weights break early; the worst case is every step on every image. One batch
         # steps until its last example is done, so its time per step is over its longest run.
         steps = max(int(rows["iterations"].max()), 1)
-        return float(rows["time_s"].sum()) / (len(rows) * steps) * 400
-    scale = 10 if "1/10 of the samples" in name else 1
-    return float(rows["time_s"].sum()) / len(rows) * scale
+        return float(rows["time_s"].sum()) / (len(rows) * steps) * protocol.worst_case_steps
+    return float(rows["time_s"].sum()) / len(rows) * protocol.time_scale
 
 
 def measure(name: str, args: argparse.Namespace) -> dict:
-    task, overrides, full, runs = PROTOCOLS[name]
+    protocol = PROTOCOLS[name]
+    task, overrides = protocol.task, protocol.overrides
     run_dir = args.out / name.split(" (")[0].replace(" ", "_").replace(",", "")
     items = args.n * TRAIN_BATCH if task == "train" else args.n
     size = [f"dataset.limit={items}"]
@@ -119,13 +132,13 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     if "dataset=synthetic" not in overrides:
         common.append(f"dataset.root={args.data}")
     cli([task, *overrides, *size, "cpu_threads=1", *common])
-    per_item = seconds_per_item(name, task, run_dir, items)
-    total_hours = per_item * full * runs / 3600
+    per_item = seconds_per_item(protocol, run_dir, items)
+    total_hours = per_item * protocol.images * protocol.runs / 3600
     return {
         "protocol": name,
         "seconds_per_item": round(per_item, 3),
-        "items": full,
-        "runs": runs,
+        "items": protocol.images,
+        "runs": protocol.runs,
         "cpu_hours_full": round(total_hours, 1),
     }
 
