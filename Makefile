@@ -35,8 +35,8 @@ test: $(STAMP)  ## run the test suite (the CI command)
 lint: $(STAMP)  ## ruff checks
 	$(BIN)/ruff check src tests scripts
 
-demo: $(STAMP)  ## attack the packaged demo model on packaged Fashion-MNIST images (offline, a few minutes)
-	$(BIN)/wsattack attack
+demo: $(STAMP)  ## attack the packaged demo model on packaged Fashion-MNIST images (offline, about a minute on 2 cores)
+	$(BIN)/wsattack attack cpu_threads=2
 	@echo "demo results (CSVs, plots): $$(ls -td outputs/attack/*/ | head -1)"
 
 demo-assets: $(STAMP)  ## regenerate the packaged demo sample and model (Debian's dataset-fashion-mnist, else a download into data/)

@@ -30,6 +30,7 @@ TASKS = {
             *SYNTH,
             "dataset.test_size=8",
             "model=mnist_cnn",
+            "attack=wasserstein",
             "attack.batch_size=2",
             "attack.params.p=2",
             "attack.params.eps0=0.05",

@@ -16,6 +16,7 @@ SYNTH = [
     "model=mnist_cnn",
 ]
 ATTACK = [
+    "attack=wasserstein",
     "schedule=geometric",
     "schedule.eps0=0.05",
     "schedule.growth=1.3",

@@ -20,6 +20,7 @@ SYNTH = [
     "device=cpu",
 ]
 FAST = [
+    "attack=wasserstein",
     "schedule=geometric",
     "schedule.eps0=0.05",
     "schedule.growth=1.3",
@@ -72,6 +73,21 @@ def test_outputs_and_schema(tmp_path, checkpoint):
     assert not pd.read_csv(tmp_path / "examples.csv").isna().any().any()
 
 
+def test_default_attack_is_auto_and_every_example_passes_the_exact_check(tmp_path):
+    # `wsattack attack` with no attack named: `auto` on the packaged demo (first images only).
+    cli(["attack", "dataset.limit=6", "attack.batch_size=3", f"hydra.run.dir={tmp_path}"])
+    frame = pd.read_csv(tmp_path / "examples.csv", keep_default_na=False, na_values=[])
+    assert list(frame.columns) == EXAMPLE_COLUMNS and len(frame) == 6
+    broken = frame[(frame["success"] == 1) & (frame["eps_found"] > 0)]
+    assert len(broken) > 0 and (broken["verified"] == 1).all()
+    assert set(broken["found_by"]) <= {"wasserstein_fw", "wasserstein_pgd"}
+    assert (broken["exact_cost"] <= broken["eps_found"] * (1 + 1e-5)).all()
+    assert (frame["mass_change"].abs() < 1e-6).all()  # capacity: mass kept, nothing clamped
+    adv = torch.load(tmp_path / "adversarial.pt", weights_only=True)["adv"]
+    assert float(adv.min()) >= 0 and float(adv.max()) <= 1 + 1e-6
+    assert pd.read_csv(tmp_path / "summary.csv")["attack"].item() == "auto"
+
+
 def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, checkpoint):
     _attack(tmp_path / "full", checkpoint)
     shutil.copytree(tmp_path / "full", tmp_path / "cut")
@@ -112,7 +128,10 @@ def test_targeted_all_classes(tmp_path, checkpoint):
     [
         (["attack.params.eps0=0"], "attack.params.eps0 must be positive"),
         (["attack=pgd"], "unknown attack 'pgd'; choose from: auto, l2_pgd, linf_pgd, wasserstein,"),
-        (["attack.params.step=newton"], "unknown step 'newton'; choose from: l2, linf"),
+        (
+            ["attack=wasserstein", "attack.params.step=newton"],
+            "unknown step 'newton'; choose from: l2, linf",
+        ),
         (["attack.params.kernel_size=4"], "odd"),
         (["attack.target=12"], "attack.target must be null, all, or a class"),
         (

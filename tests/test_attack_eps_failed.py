@@ -156,6 +156,17 @@ def test_unmeasured_warning_says_what_would_measure_it(caplog):
     assert not caplog.records
 
 
+def test_unmeasured_warning_of_a_radius_search_names_its_precision(caplog):
+    # A bisection ends with [eps_failed, eps_found] within rtol: one straddling 0.05 is bracketed.
+    caplog.set_level("WARNING", logger="wsattack")
+    _warn_unmeasured(np.array([0.0502, 0.2]), np.array([0.0497, 0.196]), [0.05, 0.1], None, 0.02)
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line == (
+        "acc@0.05 counts 1 of 2 examples never attacked at radius >= 0.05: it is an upper "
+        "bound; their radii are bracketed around it to rtol=0.02 (attack.params.rtol)"
+    )
+
+
 def test_cli_writes_eps_failed_found_by_and_unmeasured(tmp_path, trained):
     checkpoint = trained[2]
     # Reported radii below the schedule's start (1.0) and beyond where it stops (6 steps).

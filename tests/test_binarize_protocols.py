@@ -51,6 +51,7 @@ def test_cli_attacks_a_binarized_model_under_either_protocol(tmp_path, where):
             f"model.checkpoint={run / 'model.pt'}",
             "model.binarize=true",
             f"model.binarize_at={where}",
+            "attack=wasserstein",
             "attack.params.max_iter=20",
             "attack.params.p=2",
             f"hydra.run.dir={tmp_path / where}",

@@ -33,6 +33,7 @@ BASE = {
         "dataset.test_size=2",
         "model=mnist_cnn",
         "model.checkpoint=none",
+        "attack=wasserstein",
         "attack.params.max_iter=2",
     ],
     "certify": [

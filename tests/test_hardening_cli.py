@@ -144,7 +144,7 @@ def test_report_of_a_bad_examples_csv(content, expected, tmp_path, capsys):
 
 def test_rerun_with_other_report_radii_rewrites_the_summary(tmp_path):
     run = [*TINY, "model=mnist_cnn", "model.checkpoint=none", "dataset.test_size=2"]
-    run += ["attack.params.max_iter=2", f"hydra.run.dir={tmp_path}"]
+    run += ["attack=wasserstein", "attack.params.max_iter=2", f"hydra.run.dir={tmp_path}"]
     cli(["attack", *run, "attack.report_radii=[0.1]"])
     cli(["attack", *run, "attack.report_radii=[0.1,0.2]"])
     assert "acc@0.2" in (tmp_path / "summary.csv").read_text()

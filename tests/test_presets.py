@@ -36,9 +36,12 @@ def test_command_line_overrides_win_over_a_preset(compose):
     )
 
 
-def test_attack_defaults_to_the_demo_and_groups_still_switch(compose):
-    assert compose("attack").dataset.name == "demo"
-    cfg = compose("attack", ["dataset=mnist"])
+def test_attack_defaults_to_the_demo_with_auto_and_groups_still_switch(compose):
+    default = compose("attack")
+    assert default.dataset.name == "demo" and default.attack.name == "auto"
+    cfg = compose("attack", ["dataset=mnist", "attack=wasserstein"])
     assert cfg.dataset.name == "mnist" and cfg.attack.params.p == 1
     # No schedule group unless one is chosen: the attack runs its own (the paper's, from 0.3).
     assert cfg.get("schedule") is None and cfg.attack.params.eps0 == 0.3
+    # The paper presets keep the paper's attack whatever the default.
+    assert compose("attack", ["experiment=wong2019_mnist"]).attack.name == "wasserstein"

@@ -67,6 +67,7 @@ class AutoWasserstein:
             ),
         }
         self.ball = self.stages["wasserstein_fw"].ball
+        self.search = self.stages["wasserstein_fw"].search  # both stages search alike
         self.rerun_above = rerun_above
 
     def __repr__(self) -> str:

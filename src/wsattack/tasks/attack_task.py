@@ -275,7 +275,7 @@ def finish_attack(frame, run_dir: Path, cfg, attack) -> None:
     if merged:
         _plot_examples(merged, frame, run_dir / "examples.png")
     summary = _summary(frame, radii, cfg)
-    _warn_unmeasured(eps, failed, radii, _schedule_start(attack))
+    _warn_unmeasured(eps, failed, radii, _schedule_start(attack), _search_rtol(attack))
     (run_dir / "summary.csv").unlink(missing_ok=True)  # other report_radii, other columns
     ResultTable(run_dir / "summary.csv", list(summary)).replace([summary])
     print(" ".join(f"{k}={v}" for k, v in summary.items()))
@@ -296,11 +296,18 @@ def _schedule_start(attack) -> float | None:
     return float(stages[0].radius(0)) if stages else None
 
 
-def _warn_unmeasured(eps, failed, radii, start: float | None) -> None:
+def _search_rtol(attack) -> float | None:
+    """The relative precision of the attack's per-example radius search (None without one)."""
+    search = getattr(attack, "search", None)
+    return None if search is None else float(search.rtol)
+
+
+def _warn_unmeasured(eps, failed, radii, start: float | None, rtol: float | None = None) -> None:
     """One line when a reported accuracy counts examples the attack never ran at that radius or
     beyond, with what would measure them: a lower start (radii below the schedule's first), a
     schedule running further (examples never broken that stopped below r), or r on the schedule
-    (examples broken above r after failing only below it: the schedule stepped over r)."""
+    (examples broken above r after failing only below it: the schedule stepped over r); for a
+    radius search (`rtol`), such an example's radius is bracketed around r to that precision."""
     clauses, advice = [], []
     for r in map(float, radii):
         unbacked = (eps > r) & (failed < r)
@@ -316,7 +323,11 @@ def _warn_unmeasured(eps, failed, radii, start: float | None) -> None:
         if (unbacked & np.isinf(eps)).any():
             advice.append("let the schedule run to larger radii")
         if (unbacked & np.isfinite(eps)).any():
-            advice.append("put the reported radii on the schedule (schedule=fixed)")
+            advice.append(
+                "put the reported radii on the schedule (schedule=fixed)"
+                if rtol is None
+                else f"their radii are bracketed around it to rtol={rtol:g} (attack.params.rtol)"
+            )
     if not clauses:
         return
     where = f" (the schedule starts at {start:g})" if start is not None else ""
