@@ -54,6 +54,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--preset", default="wong2019_mnist_code", choices=["wong2019_mnist_code", "wong2019_mnist"]
     )
+    parser.add_argument(
+        "--rows",
+        type=lambda s: s.split(","),
+        default=list(ROWS),
+        help=f"the rows to attack, comma-separated (default all: {','.join(ROWS)}); rows in "
+        "separate invocations share the sweep directory, and a last run of all rows resumes "
+        "them and tabulates",
+    )
     return parser.parse_args()
 
 
@@ -111,11 +119,13 @@ def report(runs: dict[str, Path], out: Path, preset: str) -> pd.DataFrame:
     return pd.read_csv(out / "report.csv")
 
 
-def table(measured: pd.DataFrame, missing: dict[str, str]) -> pd.DataFrame:
-    """Accuracy at eps 1.0, ours beside the authors', one row per model and protocol (unavailable
-    ones too)."""
+def table(measured: pd.DataFrame, missing: dict[str, str], labels: list[str]) -> pd.DataFrame:
+    """Accuracy at eps 1.0, ours beside the authors', one row per model and protocol attacked
+    (`labels`) or unavailable."""
     rows = []
     for label, (model, where) in ROWS.items():
+        if label not in labels and model not in missing:
+            continue
         row = {
             "model": f"wong2019_mnist_{model}",
             "binarization": PROTOCOL[where] if model == "binarize" else "",
@@ -155,9 +165,14 @@ def write_markdown(frame: pd.DataFrame, path: Path, preset: str, missing: dict[s
 
 def main() -> None:
     args = parse_args()
+    unknown = sorted(set(args.rows) - set(ROWS))
+    if unknown:
+        sys.exit(f"unknown rows {unknown}; choose from: {', '.join(ROWS)}")
     out = args.out / args.preset
     labels, missing = [], {}
     for label, (model, _) in ROWS.items():
+        if label not in args.rows:
+            continue
         why = missing.get(model) or available(model, args.zoo_dir)
         if why is not None:
             if model not in missing:
@@ -170,7 +185,7 @@ def main() -> None:
             "no model of the zoo is available: set --zoo-dir to a mirror of ../shared/checkpoints"
         )
     runs = attack(labels, args, out)
-    result = table(report(runs, out / "report", args.preset), missing)
+    result = table(report(runs, out / "report", args.preset), missing, labels)
     result.to_csv(out / "table_eps1.csv", index=False)
     write_markdown(result, out / "table_eps1.md", args.preset, missing)
     print(result.drop(columns="status").to_string(index=False))

@@ -1,13 +1,15 @@
 """The reproduction scripts run their models as one Hydra sweep through the launcher plugins:
 the Levine 2020 table from a joblib sweep of a tiny model on synthetic images (one unavailable
-model left out, --sequential beside the fixed budget), resumed by a rerun; the Makefile passes
-LAUNCHER and JOBS on."""
+model left out, --sequential beside the fixed budget), resumed by a rerun; the Wong 2019 rows
+split over invocations (the real zoo models, with ../shared); the Makefile passes LAUNCHER and
+JOBS on."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -132,3 +134,32 @@ def test_a_row_config_sets_groups_and_values_as_its_overrides_would(tmp_path, co
         "hydra.launcher.n_jobs=3",
     ]
     assert row_sweep_module.launcher_overrides("slurm_cpu", 3) == ["hydra/launcher=slurm_cpu"]
+
+
+def test_wong2019_rows_run_apart_then_tabulate_together(shared, tmp_path):
+    """--rows splits the models over invocations sharing one sweep directory: a later run of more
+    rows resumes the finished ones (their examples, timings included, are kept) and tabulates
+    all of them; an unknown row is one line."""
+    base = [
+        *(sys.executable, str(REPO / "scripts" / "reproduce_wong2019_mnist.py"), "--n", "2"),
+        *("--data", str(shared / "data"), "--zoo-dir", str(shared / "checkpoints")),
+        *("--out", str(tmp_path)),
+    ]
+    out = tmp_path / "wong2019_mnist_code"
+
+    def run(rows):
+        return subprocess.run([*base, "--rows", rows], capture_output=True, text=True, cwd=REPO)
+
+    assert run("vanilla").returncode == 0
+    table = pd.read_csv(out / "table_eps1.csv")
+    assert table["model"].tolist() == ["wong2019_mnist_vanilla"] and table["n"].tolist() == [2]
+    first = (out / "vanilla" / "examples.csv").read_text()
+    assert run("vanilla,binarize_authors_protocol").returncode == 0
+    table = pd.read_csv(out / "table_eps1.csv")
+    assert table["binarization"].fillna("").tolist() == ["", "clean image binarized once"]
+    assert (out / "vanilla" / "examples.csv").read_text() == first
+    bad = run("vanilla,nope")
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1] == (
+        "unknown rows ['nope']; choose from: vanilla, binarize, binarize_authors_protocol, "
+        "robust, adv_training"
+    )
