@@ -205,6 +205,16 @@ def test_cli_writes_eps_failed_found_by_and_unmeasured(tmp_path, trained):
     assert "acc@0.01 counts" in logs and "(the schedule starts at 1)" in logs
 
 
+def test_cli_refine_brackets_every_radius_the_schedule_found(tmp_path, trained):
+    _attack(tmp_path, trained[2], "dataset.test_size=8", "attack.params.refine=true")
+    frame = pd.read_csv(tmp_path / "examples.csv", keep_default_na=False, na_values=[])
+    broken = frame[(frame["success"] == 1) & (frame["eps_found"] > 0)]
+    assert len(broken) > 0 and (broken["verified"] == 1).all()
+    width = broken["eps_found"] / broken["eps_failed"].where(broken["eps_failed"] > 0)
+    tiny = broken["eps_found"] <= 1e-3  # fooled at every radius tried: bisected down to eps_min
+    assert ((width <= 1.02 * (1 + 1e-9)) | tiny).all(), width.tolist()
+
+
 def test_resuming_a_run_from_before_eps_failed(tmp_path, trained):
     checkpoint = trained[2]
     _attack(tmp_path, checkpoint, "dataset.test_size=16")

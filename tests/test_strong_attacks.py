@@ -1,4 +1,5 @@
-"""The plan-space attacks (`wasserstein_fw`, `wasserstein_pgd`, `auto`) against the exact answer.
+"""The plan-space attacks (`wasserstein_fw`, `wasserstein_pgd`, `auto`), and the radius refinement
+of the projected-Sinkhorn `wasserstein`, against the exact answer.
 
 For a linear classifier the smallest local Wasserstein perturbation (k = 3, Euclidean cost,
 capacity 1) that flips an image is a linear program over transport plans P >= 0:
@@ -19,7 +20,7 @@ import scipy.sparse as sp
 import torch
 from local_lp import local_variables
 
-from wsattack.attacks import AutoWasserstein, WassersteinFW, WassersteinPlanPGD
+from wsattack.attacks import AutoWasserstein, WassersteinFW, WassersteinPGD, WassersteinPlanPGD
 from wsattack.attacks.verify import verify
 from wsattack.ot import wasserstein_cost
 
@@ -164,6 +165,25 @@ def test_radius_never_below_the_lp_minimum(attacks, binary, name):
     _, res = attacks[name]
     found = res.eps_found[res.success]
     assert (found >= lp[res.success] * (1 - 1e-6)).all(), (found / lp[res.success]).tolist()
+
+
+def test_projected_sinkhorn_refine_brackets_each_radius_above_the_lp_minimum(binary):
+    """`wasserstein` with refine: the schedule fools every example at its first radius (0.3,
+    above every LP minimum); the bisection then brings each radius down to within rtol of a
+    radius it failed at, never below the LP minimum, every example verified."""
+    model, x, labels, lp = binary
+    kw = dict(kernel_size=3, p=1, capacity=True, max_iter=40)
+    plain = WassersteinPGD(model, **kw)(x, labels)
+    attack = WassersteinPGD(model, refine=True, rtol=RTOL, **kw)
+    refined = attack(x, labels)
+    assert plain.success.all() and refined.success.all()
+    assert (plain.eps_found == 0.3).all() and (refined.eps_found < 0.3).all()
+    assert (refined.eps_found >= lp * (1 - 1e-6)).all(), (refined.eps_found / lp).tolist()
+    assert (refined.eps_failed > 0).all()
+    assert (refined.eps_found <= refined.eps_failed * (1 + RTOL) * (1 + 1e-12)).all()
+    assert verify(attack.ball, x, refined).verified.all()
+    assert (refined.iterations > plain.iterations).all()
+    assert "refine=True, rtol=0.01, refine_iter=20" in repr(attack)
 
 
 def _rows(res, ok):

@@ -7,6 +7,12 @@ serves both the success check of the current iterate and the gradient of the nex
 eps_failed of an example is the radius of the last iterate checked and found not fooled (the
 radius it had been projected onto; 0 for the untouched image): the final radius for an example
 never fooled, the radius of the check before the success for a fooled one.
+
+With `refine`, each example the schedule fooled is then bisected between eps_failed and
+eps_found (`RadiusSearch.refine`) to the relative precision `rtol`: every radius tried runs
+`refine_iter` steps from the adversarial point found, pulled toward the clean image and
+projected onto the smaller ball, so the reported radius is the smallest one found, not the one
+the schedule happened to step onto.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import torch.nn.functional as F
 from wsattack.attacks.inputs import batch_on_device, clean_predictions
 from wsattack.attacks.result import NOT_FOOLED, AttackResult, fooled
 from wsattack.attacks.schedules import Stage
+from wsattack.attacks.search import Attempt, RadiusSearch
 from wsattack.errors import ConfigError
 from wsattack.models.modes import eval_mode
 from wsattack.ot import Duals
@@ -31,6 +38,8 @@ class PGD:
     its parameters are never changed.
     ball: `WassersteinBall` or `LpBall`. step: a function (adv, grad, alpha) -> adv.
     schedule: a list of `Stage`s. clamp: clip to [0,1] after each projection (the paper's).
+    refine: bisect each fooled example's radius after the schedule, to the relative precision
+    rtol (default 2 %), with refine_iter PGD steps per radius tried.
     targets: in targeted mode, the class each example should be pushed to (success: predicted).
     judge: images -> predicted labels, deciding success when the model's argmax should not
     (e.g. the hard vote of a smoothed classifier, whose gradient `model` only approximates).
@@ -45,11 +54,19 @@ class PGD:
         alpha: float = 0.1,
         clamp: bool = True,
         judge: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        refine: bool = False,
+        rtol: float = 0.02,
+        refine_iter: int = 20,
     ):
         if alpha <= 0:
             raise ConfigError(f"attack.alpha must be positive, got {alpha}")
+        if refine_iter < 1:
+            raise ConfigError(f"attack.refine_iter must be >= 1, got {refine_iter}")
         self.model, self.ball, self.step, self.schedule = model, ball, step, schedule
         self.alpha, self.clamp, self.judge = alpha, clamp, judge
+        search = RadiusSearch(rtol=rtol)  # checks rtol even when refine is off
+        self.search = search if refine else None
+        self.refine_iter = refine_iter
 
     def __call__(
         self, images: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None = None
@@ -66,15 +83,21 @@ class PGD:
             active = run.active()
             if len(active):  # an empty batch breaks models such as the smoothed softmax
                 self._check(run, active)
+            if self.search is not None:
+                self._refine(run)
         return run.result(clean_pred)
 
     def __repr__(self) -> str:
         step = getattr(self.step, "__name__", None) or repr(self.step)  # a function, or a class
         settings = f"ball={self.ball!r}, step={step}, alpha={self.alpha!r}, clamp={self.clamp!r}"
+        if self.search is not None:
+            settings += f", refine=True, rtol={self.search.rtol!r}"
+            settings += f", refine_iter={self.refine_iter!r}"
         return f"{type(self).__name__}({settings}, schedule={self.schedule!r})"
 
-    def _iterate(self, run: _Run, eps: float) -> bool:
-        """Check the current iterates and step the ones still standing; False when none are."""
+    def _iterate(self, run: _Run, eps: float | torch.Tensor) -> bool:
+        """Check the current iterates and step the ones still standing onto the ball of radius
+        eps (a float, or one per row of the run); False when none are left."""
         active = run.active()
         if len(active) == 0:
             return False
@@ -82,15 +105,50 @@ class PGD:
         if len(standing) == 0:
             return False
         stepped = self.step(run.adv[standing], grad[~run.fooled[active]], self.alpha)
-        radius = torch.full((len(standing),), eps, device=run.adv.device, dtype=torch.float64)
-        projected, duals = self.ball.project(
-            run.x[standing], stepped, radius, run.duals_for(standing)
-        )
-        run.store_duals(standing, duals)
-        run.adv[standing] = projected.clamp(0, 1) if self.clamp else projected
-        run.radius[standing] = eps
+        self._project(run, standing, stepped, eps)
         run.iterations[standing] += 1
         return True
+
+    def _project(self, run: _Run, rows, images, eps: float | torch.Tensor) -> None:
+        """Project `images` onto the balls of the run's `rows` and make them their iterates."""
+        f64 = dict(device=run.adv.device, dtype=torch.float64)
+        if torch.is_tensor(eps):
+            radius = eps[rows].to(**f64)
+        else:
+            radius = torch.full((len(rows),), eps, **f64)
+        projected, duals = self.ball.project(run.x[rows], images, radius, run.duals_for(rows))
+        run.store_duals(rows, duals)
+        run.adv[rows] = projected.clamp(0, 1) if self.clamp else projected
+        run.radius[rows] = radius
+
+    def _refine(self, run: _Run) -> None:
+        """Bisect each fooled example's radius between eps_failed and eps_found."""
+
+        def attempt(rows, eps, start):
+            targets = None if run.targets is None else run.targets[rows]
+            return self._attempt(run.x[rows], run.labels[rows], targets, eps, start)
+
+        # A schedule often fails a few steps at the very radius it then succeeds at: no bound.
+        lo = torch.where(run.eps_failed < run.eps_found, run.eps_failed, 0.0)
+        found = self.search.refine(attempt, run.x, lo, run.eps_found, run.adv, run.adv_pred)
+        run.eps_found, run.eps_failed = found.eps_found, found.eps_failed
+        run.adv, run.adv_pred = found.adv, found.adv_pred
+        run.iterations += found.iterations
+        run.radius = torch.where(torch.isfinite(run.eps_found), run.eps_found, run.radius)
+
+    def _attempt(self, x, labels, targets, eps, start) -> Attempt:
+        """`refine_iter` PGD steps at the per-example radii eps, from `start` projected onto
+        those balls."""
+        n = len(x)
+        run = _Run(x, labels, targets, labels, torch.zeros(n, dtype=torch.bool, device=x.device))
+        self._project(run, torch.arange(n, device=x.device), start, eps)
+        for _ in range(self.refine_iter):
+            if not self._iterate(run, eps):
+                break
+        active = run.active()
+        if len(active):
+            self._check(run, active)
+        return Attempt(run.fooled, run.adv.detach(), run.iterations, run.adv_pred)
 
     def _check(self, run: _Run, active: torch.Tensor):
         """Success check of `active`'s iterates; returns the loss gradient and who still stands."""

@@ -84,6 +84,27 @@ class RadiusSearch:
         self._bisect(attempt, state)
         return state.result()
 
+    def refine(
+        self,
+        attempt: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Attempt],
+        x: torch.Tensor,
+        lo: torch.Tensor,
+        hi: torch.Tensor,
+        adv: torch.Tensor,
+        pred: torch.Tensor,
+    ) -> SearchResult:
+        """Bisect only, e.g. after a radius schedule: every example with a finite hi > 0 (its
+        adversarial point `adv` at hi, prediction `pred`) down to rtol above lo (the largest
+        radius it failed at, 0 if none). Other examples are returned as they are."""
+        settled = ~torch.isfinite(hi) | (hi <= 0)
+        state = _State(x, settled, pred, adv, hi)
+        state.lo = torch.where(settled, state.lo, lo.to(state.lo))
+        self._bisect(attempt, state)
+        found = state.result()
+        found.eps_found = torch.where(settled, hi.to(found.eps_found), found.eps_found)
+        found.eps_failed = torch.where(settled, lo.to(found.eps_failed), found.eps_failed)
+        return found
+
     def _bracket(self, attempt, s: _State) -> None:
         eps = torch.full_like(s.lo, self.eps0)
         pending = ~s.fooled & torch.isinf(s.hi)

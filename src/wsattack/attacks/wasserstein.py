@@ -31,6 +31,10 @@ class WassersteinPGD(PGD):
         steepest ascent in the Wasserstein geometry (eq. 14).
     alpha : float
         Step size.
+    refine, rtol, refine_iter
+        After the schedule, bisect each fooled example's radius between the last radius it
+        failed at and the one it was fooled at, to relative precision rtol (2 %), with
+        refine_iter steps per radius tried (`PGD`); off by default, as in the paper.
     clamp : bool
         Clip each projection to [0, 1] (ignored with capacity, which keeps the iterates there
         with their mass).
@@ -81,6 +85,9 @@ class WassersteinPGD(PGD):
         alpha: float = 0.1,
         clamp: bool = True,
         judge=None,
+        refine: bool = False,
+        rtol: float = 0.02,
+        refine_iter: int = 20,
         **threat,
     ):
         ball = WassersteinBall(**threat)
@@ -92,4 +99,7 @@ class WassersteinPGD(PGD):
             alpha,
             clamp and not ball.capacity,
             judge,
+            refine,
+            rtol,
+            refine_iter,
         )
