@@ -137,7 +137,6 @@ def table(measured: pd.DataFrame, missing: dict[str, str], labels: list[str]) ->
         }
         if model in missing:
             row.update(n=0, clean_acc_pct="", measured_acc_pct="", status="unavailable")
-            row["readme_reproduced"] = ""
         else:
             ours = measured.set_index("label").loc[label]
             row.update(
@@ -146,7 +145,7 @@ def table(measured: pd.DataFrame, missing: dict[str, str], labels: list[str]) ->
                 measured_acc_pct=round(100 * ours[f"acc@{RADIUS:g}"], 1),
                 status="ok",
             )
-            row["readme_reproduced"] = _reproduced(row)
+        row["readme_reproduced"] = "" if model in missing else _reproduced(row)
         rows.append(row)
     columns = ["model", "binarization", "n", "clean_acc_pct", "measured_acc_pct"]
     columns += ["authors_acc_pct", "readme_reproduced", "status"]
@@ -171,11 +170,15 @@ def write_markdown(frame: pd.DataFrame, path: Path, preset: str, missing: dict[s
         "The binarized model under both protocols: binarized inside the model (the defense as "
         "deployed; adversarial images are judged binarized) and the authors' attack_mnist.py "
         "protocol (the clean image binarized once, the plain network attacked; adversarial "
-        "images are not binarized), which their 14 % measures. The preset `wong2019_mnist_code` "
-        "gives the per-image radii of the authors' attack_mnist.py itself, so over the whole "
-        "test set (n = 10000) the measured column is what that script produces, and "
-        "readme_reproduced says whether it gives the figure their README states.\n\n"
+        "images are not binarized), which their 14 % measures. readme_reproduced (whole test set "
+        "only) says whether the measured figure is the one their README states."
     )
+    if preset == "wong2019_mnist_code":
+        intro += (
+            " This preset gives the per-image radii of the authors' attack_mnist.py itself, so "
+            "over the whole test set the measured column is what that script produces."
+        )
+    intro += "\n\n"
     notes = "".join(f"\n- {model}: {why}" for model, why in missing.items())
     path.write_text(intro + header + body + (f"\nUnavailable models:{notes}\n" if notes else ""))
 

@@ -140,6 +140,7 @@ class PGD:
         """`refine_iter` PGD steps at the per-example radii eps, from `start` projected onto
         those balls."""
         n = len(x)
+        # No clean prediction is needed: every row is checked before its prediction is read.
         run = _Run(x, labels, targets, labels, torch.zeros(n, dtype=torch.bool, device=x.device))
         self._project(run, torch.arange(n, device=x.device), start, eps)
         for _ in range(self.refine_iter):

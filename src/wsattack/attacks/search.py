@@ -97,8 +97,7 @@ class RadiusSearch:
         adversarial point `adv` at hi, prediction `pred`) down to rtol above lo (the largest
         radius it failed at, 0 if none). Other examples are returned as they are."""
         settled = ~torch.isfinite(hi) | (hi <= 0)
-        state = _State(x, settled, pred, adv, hi)
-        state.lo = torch.where(settled, state.lo, lo.to(state.lo))
+        state = _State(x, settled, pred, adv, hi, torch.where(settled, 0.0, lo))
         self._bisect(attempt, state)
         found = state.result()
         found.eps_found = torch.where(settled, hi.to(found.eps_found), found.eps_found)
@@ -132,11 +131,11 @@ class _State:
     """Per example: the bracket [lo, hi], the point found at hi (and its prediction), and the
     last iterate of the latest failed attempt (the warm start upward)."""
 
-    def __init__(self, x, fooled, pred, start, hi):
+    def __init__(self, x, fooled, pred, start, hi, lo=None):
         n = len(x)
         f64 = dict(dtype=torch.float64, device=x.device)
         self.x, self.fooled = x, fooled
-        self.lo = torch.zeros(n, **f64)
+        self.lo = torch.zeros(n, **f64) if lo is None else lo.to(**f64).clone()
         self.hi = torch.full((n,), float("inf"), **f64) if hi is None else hi.to(**f64).clone()
         self.adv = x.clone() if start is None else start.clone()
         self.pred = pred.clone()
