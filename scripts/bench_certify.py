@@ -1,4 +1,4 @@
-"""Throughput of randomized-smoothing certification and prediction on the CPU (issue #5).
+"""Throughput of randomized-smoothing certification and prediction on the CPU or a GPU (issue #5).
 
 Times `SmoothedClassifier.certify` (n0 + n samples) and `.predict` (n_predict samples) per image
 with the MNIST network of Wong & Kolter (2018), random or loaded from a checkpoint, on MNIST test
@@ -6,8 +6,9 @@ images from the shared reference data when present (else random sparse images: t
 not depend on the content). Also times the two halves of the work, drawing the noisy copies and
 classifying them, for n0 + n samples. Prints a table and writes JSON (default
 outputs/bench/certify.json). The issue's target: at most 0.3 s per certified image on 2 cores.
+`--device cuda` draws and classifies on the GPU (timings wait for the device to finish).
 
-    python scripts/bench_certify.py --batch-size 250 500 1000 2000 --threads 2
+    python scripts/bench_certify.py --batch-size 250 500 1000 2000 --threads 2 [--device cuda]
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, help="torch.set_num_threads (default: torch's choice)"
     )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/certify.json"))
     return parser.parse_args()
@@ -71,12 +73,15 @@ def load_images(count: int, seed: int) -> tuple[Tensor, str]:
 
 
 def per_image_seconds(images: Tensor, step: Callable[[Tensor], object]) -> list[float]:
-    """Wall time of `step` on each image, after one untimed warm-up call."""
+    """Wall time of `step` on each image, after one untimed warm-up call; on a GPU, until the
+    device has finished the image's work."""
     step(images[0])
     times = []
     for image in images:
         start = time.perf_counter()
         step(image)
+        if image.is_cuda:
+            torch.cuda.synchronize(image.device)
         times.append(time.perf_counter() - start)
     return times
 
@@ -94,7 +99,7 @@ def summary(times: list[float]) -> dict[str, float]:
 def bench_batch_size(
     smooth: SmoothedClassifier, images: Tensor, args: argparse.Namespace, batch_size: int
 ) -> dict:
-    gen = torch.Generator().manual_seed(args.seed)
+    gen = torch.Generator(device=images.device).manual_seed(args.seed)
     samples = args.n0 + args.n
 
     def draw_only(image: Tensor) -> None:
@@ -135,13 +140,18 @@ def main() -> None:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     images, source = load_images(args.images, args.seed)
-    smooth = SmoothedClassifier(load_network(args.checkpoint), 10, args.noise, args.sigma)
+    images = images.to(args.device)
+    net = load_network(args.checkpoint).to(args.device)
+    smooth = SmoothedClassifier(net, 10, args.noise, args.sigma)
     load_before = os.getloadavg()[0]
     rows = [bench_batch_size(smooth, images, args, size) for size in args.batch_size]
     # Other processes on the same cores inflate the timings: the load average tells.
     load = {"before": load_before, "after": os.getloadavg()[0]}
     threads = torch.get_num_threads()
-    print(f"{args.noise} sigma={args.sigma}, {len(images)} {source} images, {threads} threads")
+    print(
+        f"{args.noise} sigma={args.sigma}, {len(images)} {source} images on {args.device}, "
+        f"{threads} threads"
+    )
     print(f"1-minute load average {load['before']:.2f} before, {load['after']:.2f} after")
     print_table(rows)
     report = {
@@ -155,6 +165,7 @@ def main() -> None:
         "n_predict": args.n_predict,
         "alpha": args.alpha,
         "threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name(images.device) if images.is_cuda else "cpu",
         "load_average_1min": load,
         "torch": torch.__version__,
         "processor": platform.processor() or platform.machine(),

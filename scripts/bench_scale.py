@@ -1,4 +1,4 @@
-"""Per-image cost of every paper protocol on one CPU thread, and what a full test set costs.
+"""Per-image cost of every paper protocol on one CPU thread (or a GPU), and what a full run costs.
 
 Runs each protocol through `wsattack` on a few images (or training examples), reads the time
 each row records, and scales it to the protocol's full size: Wong 2019's MNIST attack (the
@@ -8,8 +8,10 @@ not depend on the weights, and the worst case runs all 400 steps), Levine 2020's
 CIFAR-10 certification (fixed budget and sequential), and Wasserstein adversarial training of
 the MNIST network (one epoch on Fashion-MNIST, the MNIST training split being unavailable).
 Prints a markdown table and writes it with the raw figures to --out (JSON and Markdown).
+`--device cuda` times the protocols on a GPU (give --n 100 or more, so that the attack's and the
+certifier's batches fill it); `--only TEXT` keeps the protocols whose name contains TEXT.
 
-    python scripts/bench_scale.py [--data DIR] [--zoo-dir DIR]
+    python scripts/bench_scale.py [--data DIR] [--zoo-dir DIR] [--device cuda --n 100] [--only ...]
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data", default="../shared/data", help="dataset.root holding MNIST")
     parser.add_argument("--zoo-dir", default="../shared/checkpoints", help="local zoo mirror")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/scale"))
+    parser.add_argument("--device", default="cpu", help="cpu (one thread) or cuda[:N]")
+    parser.add_argument("--only", nargs="+", default=[], metavar="TEXT", help="protocol filter")
     return parser.parse_args()
 
 
@@ -131,7 +135,7 @@ def measure(name: str, args: argparse.Namespace) -> dict:
     common = [f"zoo.dir={args.zoo_dir}", f"hydra.run.dir={run_dir}"]
     if "dataset=synthetic" not in overrides:
         common.append(f"dataset.root={args.data}")
-    cli([task, *overrides, *size, "cpu_threads=1", *common])
+    cli([task, *overrides, *size, "cpu_threads=1", f"device={args.device}", *common])
     per_item = seconds_per_item(protocol, run_dir, items)
     total_hours = per_item * protocol.images * protocol.runs / 3600
     return {
@@ -139,19 +143,21 @@ def measure(name: str, args: argparse.Namespace) -> dict:
         "seconds_per_item": round(per_item, 3),
         "items": protocol.images,
         "runs": protocol.runs,
-        "cpu_hours_full": round(total_hours, 1),
+        "hours_full": round(total_hours, 1),
     }
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: list[dict], device: str) -> str:
+    where = "one thread" if device == "cpu" else device
+    unit = "CPU" if device == "cpu" else "GPU"
     lines = [
-        "| protocol | s per image (one thread) | full run | CPU hours |",
+        f"| protocol | s per image ({where}) | full run | {unit} hours |",
         "|---|---|---|---|",
     ]
     for r in rows:
         size = f"{r['items']:,} images x {r['runs']} runs"
         lines.append(
-            f"| {r['protocol']} | {r['seconds_per_item']} | {size} | {r['cpu_hours_full']:,} |"
+            f"| {r['protocol']} | {r['seconds_per_item']} | {size} | {r['hours_full']:,} |"
         )
     return "\n".join(lines)
 
@@ -159,9 +165,10 @@ def markdown(rows: list[dict]) -> str:
 def main() -> None:
     args = parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = [measure(name, args) for name in PROTOCOLS]
-    table = markdown(rows)
-    meta = {"load_average": os.getloadavg(), "n": args.n}
+    names = [name for name in PROTOCOLS if not args.only or any(t in name for t in args.only)]
+    rows = [measure(name, args) for name in names]
+    table = markdown(rows, args.device)
+    meta = {"load_average": os.getloadavg(), "n": args.n, "device": args.device}
     (args.out / "scale.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     (args.out / "scale.md").write_text(table + "\n")
     print(table)

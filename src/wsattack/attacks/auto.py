@@ -11,9 +11,12 @@ one.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from wsattack.attacks.frank_wolfe import WassersteinFW
+from wsattack.attacks.inputs import batch_on_device
 from wsattack.attacks.plan_attack import PlanAttack
 from wsattack.attacks.plan_pgd import WassersteinPlanPGD
 from wsattack.attacks.registry import register_attack
@@ -66,6 +69,7 @@ class AutoWasserstein:
                 model, steps=pgd_steps, alpha=pgd_alpha, **shared
             ),
         }
+        self.model = model
         self.ball = self.stages["wasserstein_fw"].ball
         self.search = self.stages["wasserstein_fw"].search  # both stages search alike
         self.rerun_above = rerun_above
@@ -76,15 +80,18 @@ class AutoWasserstein:
 
     def __call__(self, images, labels, targets=None) -> AttackResult:
         (first_name, first), (second_name, second) = self.stages.items()
+        # On the model's device, like the stages' results, so that their indices apply here.
+        images, labels, targets = batch_on_device(self.model, images, labels, targets)
         best = first(images, labels, targets)
         broken = (best.success & (best.eps_found > 0)).nonzero().squeeze(1)
         _forget(best, broken[~self._exact(images, best, broken)], images)
-        found_by = [first_name if torch.isfinite(e) and e > 0 else "" for e in best.eps_found]
+        found = best.eps_found.tolist()
+        found_by = [first_name if 0 < e < math.inf else "" for e in found]
         rows = (~best.success | (best.eps_found > self.rerun_above)).nonzero().squeeze(1)
         if len(rows):
             sub_targets = None if targets is None else targets[rows]
             hi = best.eps_found[rows]
-            start = best.adv[rows].to(images.device)
+            start = best.adv[rows]
             again = second(images[rows], labels[rows], sub_targets, start=start, hi=hi)
             better = again.success & (again.eps_found < hi)
             candidates = better.nonzero().squeeze(1)
@@ -96,11 +103,12 @@ class AutoWasserstein:
         return best
 
     def _exact(self, images, result: AttackResult, idx) -> torch.Tensor:
-        """Whether the examples `idx` pass the exact check at their eps_found."""
+        """Whether the examples `idx` pass the exact check at their eps_found; on idx's device
+        (the exact solve runs on the CPU)."""
         if len(idx) == 0:
-            return torch.zeros(0, dtype=torch.bool)
+            return torch.zeros(0, dtype=torch.bool, device=idx.device)
         distance = self.ball.distance(images[idx].cpu(), result.adv[idx].cpu())
-        return within_radius(distance, result.eps_found[idx])
+        return within_radius(distance, result.eps_found[idx].cpu()).to(idx.device)
 
 
 def _forget(result: AttackResult, bad, images) -> None:
