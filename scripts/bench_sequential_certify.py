@@ -7,7 +7,7 @@ deciding the radii `--radii`. Prints and saves (CSV and JSON under --out) the ce
 accuracy at each radius, the mean noise samples per image for certification (selection plus
 estimation) and for the hard vote, and the seconds per image, side by side. Runs resume.
 
-    python scripts/bench_sequential_certify.py --n 500 [--data DIR] [--zoo-dir DIR]
+    python scripts/bench_sequential_certify.py --n 500 [--data DIR] [--zoo-dir DIR] [--seed S]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--zoo-dir", default="../shared/checkpoints", help="local zoo mirror")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/sequential_certify"))
     parser.add_argument("--threads", type=int, default=1, help="cpu_threads of each run")
+    parser.add_argument("--seed", type=int, default=0, help="seed of each run (the noise)")
     return parser.parse_args()
 
 
@@ -52,6 +53,7 @@ def certify(noise: str, mode: str, args: argparse.Namespace) -> Path:
             f"dataset.root={args.data}",
             f"dataset.limit={args.n}",
             f"cpu_threads={args.threads}",
+            f"seed={args.seed}",
             f"hydra.run.dir={run_dir}",
             *MODES[mode],
         ]
@@ -68,6 +70,7 @@ def row(noise: str, mode: str, run_dir: Path, args: argparse.Namespace) -> dict:
         "noise": noise,
         "sigma": args.sigma,
         "mode": mode,
+        "seed": args.seed,
         "n": len(frame),
         **{f"certified@{r:g}": round(frame[f"certified@{r:g}"].mean(), 4) for r in args.radii},
         "mean_samples": round(float(pd.Series(samples).mean()), 1),

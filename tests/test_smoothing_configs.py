@@ -9,6 +9,7 @@ import torch
 from wsattack.smoothing import NOISE, SmoothedClassifier
 from wsattack.smoothing.sequential_certifier import (
     DEFAULT_CHECKPOINTS,
+    DEFAULT_FIRST_SHARE,
     DEFAULT_FUTILITY,
     DEFAULT_RADIUS_TOL,
 )
@@ -43,3 +44,4 @@ def test_sequential_settings_default_to_the_certifiers_own(compose) -> None:
     assert not smoothing.sequential and list(smoothing.radii) == []
     assert tuple(smoothing.checkpoints) == DEFAULT_CHECKPOINTS
     assert (smoothing.radius_tol, smoothing.futility) == (DEFAULT_RADIUS_TOL, DEFAULT_FUTILITY)
+    assert smoothing.first_share == DEFAULT_FIRST_SHARE

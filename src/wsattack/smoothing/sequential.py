@@ -14,9 +14,10 @@ hard vote (`staged_vote`) return a wrong class with probability at most alpha. S
 never harms soundness; it only decides how many samples are spent.
 
 The split gives a checkpoint of n samples a share in proportion to min(n, 1,000): the first
-checkpoints decide only easy images (abstentions, small radii: a few hundred unanimous votes
-bound p far above the threshold whatever their share), so most of alpha goes to the
-checkpoints from 1,000 samples on, where the larger radii are decided, in equal parts.
+checkpoints decide only easy cases (a unanimous vote, a coin flip), so most of alpha goes to
+the checkpoints from 1,000 samples on, in equal parts. This bound serves the top-class
+selection, the hard vote and maximum-radius estimation; requested radii are decided by the
+exact tests of `radius_tests`, which need no union bound.
 
 References
 ----------
@@ -28,7 +29,6 @@ variance reduced classifiers", ICLR 2022 (adaptive sampling with early abstentio
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from numbers import Integral
@@ -132,51 +132,26 @@ def staged_vote(counts: Callable[[int], Tensor], schedule: Schedule) -> tuple[in
 
 @dataclass(frozen=True)
 class StoppingRule:
-    """When a staged certificate may stop (never affects soundness, only the samples spent).
-
-    - Abstain as soon as the upper bound is at most 1/2.
-    - With `radii`: stop once each radius is decided. r is certified when the radius of the best
-      lower bound reaches it, refuted when even an optimistic rate (the one-sided upper bound of
-      level 1 - futility_k) carried to the last checkpoint could not certify it there. The
-      budget `futility` is spent over the checkpoints as alpha is (futility_k = futility *
-      alpha_k / sum of the alpha_k), so the first, noisiest checkpoints rarely refute and the
-      later ones refute only where the rate is unlikely to be high enough.
-    - Without radii: stop once radius(p_upper) - radius(p_lower) < `radius_tol`.
+    """When maximum-radius estimation may stop (never affects soundness, only the samples
+    spent): at once when the upper bound is at most 1/2 (an abstention), else once the
+    certified-radius interval radius(p_upper) - radius(p_lower) is narrower than `radius_tol`.
+    With requested radii, `radius_tests` decides instead.
 
     `radius` maps a probability bound in [1/2, 1] to the certified radius.
     """
 
     radius: Callable[[float], float]
-    schedule: Schedule
-    radii: tuple[float, ...]
     radius_tol: float
-    futility: float
 
     def __post_init__(self) -> None:
-        if any(not math.isfinite(r) or r <= 0 for r in self.radii):
-            raise ConfigError(f"smoothing.radii must be positive numbers, got {list(self.radii)}")
         if not self.radius_tol > 0:
             raise ConfigError(f"smoothing.radius_tol must be positive, got {self.radius_tol}")
-        if not 0 < self.futility <= 1:
-            raise ConfigError(f"smoothing.futility must be in (0, 1], got {self.futility}")
 
     def __call__(self, est: Estimate) -> bool:
         if est.p_upper <= 0.5:
             return True
-        if not self.radii:
-            return est.p_lower > 0.5 and self._reach(est.p_upper) - self._reach(est.p_lower) < (
-                self.radius_tol
-            )
-        best = self._best_final(est)
-        return all(self._reach(est.p_lower) >= r or best < r for r in self.radii)
-
-    def _best_final(self, est: Estimate) -> float:
-        """The radius the last checkpoint would certify at the optimistic rate."""
-        level = self.futility * self.schedule.alphas[est.stage] / sum(self.schedule.alphas)
-        rate = clopper_pearson_upper(est.successes, est.trials, level)
-        last = self.schedule.last
-        return self._reach(
-            clopper_pearson_lower(math.floor(rate * last), last, self.schedule.alphas[-1])
+        return est.p_lower > 0.5 and self._reach(est.p_upper) - self._reach(est.p_lower) < (
+            self.radius_tol
         )
 
     def _reach(self, p: float) -> float:

@@ -9,8 +9,10 @@ samples, never -1: the classification the paper's median certified robustness co
 noise_accuracy (fraction of those noisy samples the base classifier gets right). With
 `smoothing.radii`, one certified@r column per radius (1 when certified correct at radius >= r).
 With `smoothing.sequential=true`, also samples (noise samples drawn to certify: selection plus
-estimation) and predict_samples (drawn for the vote). Noise for image idx comes from a generator
-seeded by (seed, idx), so a run, a resumed run and a rerun with the same seed give the same CSV.
+estimation) and predict_samples (drawn for the vote); with radii too, radius is the largest
+requested radius certified and p_lower its threshold probability (`smoothing.radius_tests`).
+Noise for image idx comes from a generator seeded by (seed, idx), so a run, a resumed run and a
+rerun with the same seed give the same CSV.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ def _smoothed(model, num_classes: int, s) -> SmoothedClassifier:
         radii=list(s.radii),
         radius_tol=float(s.radius_tol),
         futility=float(s.futility),
+        first_share=float(s.first_share),
     )
 
 
