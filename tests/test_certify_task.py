@@ -261,6 +261,7 @@ def test_fixed_certifier_reports_requested_radii_and_keeps_its_columns(tmp_path,
         (["smoothing.sequential=true", "smoothing.checkpoints=[50,20]"], "smoothing.checkpoints"),
         (["smoothing.sequential=true", "smoothing.radii=[-1]"], "smoothing.radii"),
         (["smoothing.sequential=true", "smoothing.futility=2"], "smoothing.futility"),
+        (["smoothing.sequential=true", "smoothing.first_share=1"], "smoothing.first_share"),
     ],
 )
 def test_bad_certify_config_is_one_line(args, message, tmp_path, checkpoint):

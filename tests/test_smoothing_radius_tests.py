@@ -153,6 +153,12 @@ def test_hopeless_radii_are_given_up_early():
     assert passed == 2 and trials <= 1_000
 
 
+def test_a_radius_out_of_reach_is_never_certified_and_costs_nothing():
+    tests = RadiusTests.plan(radius, (0.01, 1e6), DEFAULT_CHECKPOINTS, 10_000, ALPHA, 0.5)
+    assert tests.thresholds[-1] == 1.0 and tests.stops == tuple(s for s in PLAN.stops if s != 1_491)
+    assert tests.run(lambda m: m, futility=0.1) == (2, 204)
+
+
 def test_bad_plans_are_refused():
     with pytest.raises(ConfigError, match="first_share"):
         RadiusTests.plan(radius, RADII, DEFAULT_CHECKPOINTS, 10_000, ALPHA, 1.0)

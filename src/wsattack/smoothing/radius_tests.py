@@ -169,7 +169,7 @@ class RadiusTests:
         check_first_share(first_share)
         tested = (0.0, *sorted(radii))
         thresholds = tuple(threshold(radius, r) for r in tested)
-        firsts = {first_stop(t, first_share * alpha) for t in thresholds[1:]}
+        firsts = {first_stop(t, first_share * alpha) for t in thresholds[1:] if t < 1}
         stops = tuple(sorted({c for c in (*checkpoints, *firsts) if c < n} | {n}))
         counts = np.array(
             [critical_counts(stops, spending(t, stops, alpha, first_share), t) for t in thresholds]
