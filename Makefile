@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install test lint demo demo-assets bench bench-sinkhorn bench-attack bench-certify bench-strength bench-sequential \
-	reproduce-wong2019-mnist reproduce-levine2020-mnist clean
+	simulate-sequential reproduce-wong2019-mnist reproduce-levine2020-mnist clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-28s %s\n", $$1, $$2}'
@@ -63,6 +63,11 @@ bench-strength: $(STAMP)  ## attack strength: acc@radius of each attack on wong2
 bench-sequential: N = 500
 bench-sequential: $(STAMP)  ## sequential vs fixed certification, sigma=0.01 zoo models, radii 0.005/0.01/0.015, N=500 (outputs/bench/sequential_certify/)
 	$(BIN)/python scripts/bench_sequential_certify.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR)
+
+VOTES = outputs/bench/sequential_votes_wasserstein_0.01.json
+simulate-sequential: $(STAMP)  ## how futility trades samples for accuracy, replayed on recorded votes of MNIST test images 500-2,499 (recorded once into $(VOTES))
+	test -f $(VOTES) || $(BIN)/python scripts/simulate_sequential_certify.py record --offset 500 --n 2000 --data $(DATA) --zoo-dir $(ZOO_DIR) --out $(VOTES)
+	$(BIN)/python scripts/simulate_sequential_certify.py simulate $(VOTES) --futility 0.05 0.1 0.2 --csv outputs/bench/sequential_simulation.csv
 
 bench-certify: $(STAMP)  ## certification throughput, 11,000 samples per image (outputs/bench/certify.json)
 	$(BIN)/python scripts/bench_certify.py --threads $(THREADS)
