@@ -27,6 +27,7 @@ import torch
 from wsattack import load_dataset, load_model
 from wsattack.errors import ConfigError
 from wsattack.smoothing import SequentialSmoothedClassifier, SmoothedClassifier
+from wsattack.smoothing.certifier import DEFAULT_BATCH_SIZE
 from wsattack.smoothing.sequential import Schedule, staged_vote
 from wsattack.smoothing.sequential_certifier import (
     DEFAULT_CHECKPOINTS,
@@ -71,8 +72,8 @@ def record(args: argparse.Namespace) -> None:
     rows = []
     for i in range(len(data)):
         gen = torch.Generator().manual_seed(int(data.indices[i]))
-        selection = smoothed.class_counts(data.images[i], N0, 1_000, gen)
-        estimation = smoothed.class_counts(data.images[i], N, 1_000, gen)
+        selection = smoothed.class_counts(data.images[i], N0, DEFAULT_BATCH_SIZE, gen)
+        estimation = smoothed.class_counts(data.images[i], N, DEFAULT_BATCH_SIZE, gen)
         rows.append(
             {"label": int(data.labels[i]), "c0": selection.tolist(), "c": estimation.tolist()}
         )
@@ -100,7 +101,7 @@ def fixed_accuracy(images: list[dict], smoothed, radii) -> np.ndarray:
     return certified / len(images)
 
 
-def replay(images, probs, smoothed, futility, repeats, rng) -> tuple[np.ndarray, float]:
+def replay(images, probs, smoothed, repeats, rng) -> tuple[np.ndarray, float]:
     """Certified accuracy at each requested radius and mean samples per image."""
     selection = Schedule.split(smoothed.checkpoints, N0, ALPHA)
     tests = smoothed.radius_tests(N, ALPHA)
@@ -111,7 +112,9 @@ def replay(images, probs, smoothed, futility, repeats, rng) -> tuple[np.ndarray,
                 lambda m, p=p: torch.from_numpy(rng.multinomial(m, p)), selection
             )
             guess = int(votes.argmax())
-            passed, trials = tests.run(lambda m, q=p[guess]: int(rng.binomial(m, q)), futility)
+            passed, trials = tests.run(
+                lambda m, q=p[guess]: int(rng.binomial(m, q)), smoothed.futility
+            )
             samples += int(votes.sum()) + trials
             if guess == image["label"]:
                 certified[: max(passed - 1, 0)] += 1
@@ -137,7 +140,7 @@ def simulate(args: argparse.Namespace) -> None:
             )
             fixed = fixed_accuracy(images, smoothed, sorted(args.radii))
             rng = np.random.default_rng(0)
-            accuracy, samples = replay(images, probs, smoothed, futility, args.repeats, rng)
+            accuracy, samples = replay(images, probs, smoothed, args.repeats, rng)
             rows.append(
                 {
                     "first_share": first_share,

@@ -106,9 +106,9 @@ class SequentialSmoothedClassifier(SmoothedClassifier):
         if not 0 < self.futility < 1:
             raise ConfigError(f"smoothing.futility must be in (0, 1), got {self.futility}")
         check_first_share(self.first_share)
-        # Validates the other settings now rather than at the first image.
+        # Validates the checkpoints now rather than at the first image.
         Schedule.split(self.checkpoints, DEFAULT_N, DEFAULT_ALPHA)
-        StoppingRule(self.noise.radius, self.radius_tol)
+        self.stopping_rule = StoppingRule(self.noise.radius, self.radius_tol)
 
     def __repr__(self) -> str:
         return (
@@ -168,5 +168,5 @@ class SequentialSmoothedClassifier(SmoothedClassifier):
                 guess, tests.radii[passed - 1], tests.thresholds[passed - 1], selected + trials
             )
         schedule = Schedule.split(self.checkpoints, n, alpha)
-        est = staged_estimate(draw, schedule, StoppingRule(self.noise.radius, self.radius_tol))
+        est = staged_estimate(draw, schedule, self.stopping_rule)
         return self.certificate(guess, est.p_lower, selected + est.trials)
