@@ -99,19 +99,32 @@ def test_fixed_schedule_reports_smallest_breaking_radius(trained):
     assert set(result.eps_found[result.success].tolist()) <= {0.05, 0.2, 0.5}
 
 
-@pytest.mark.parametrize("step", ["l2", "wasserstein"])
+@pytest.mark.parametrize("step", ["l2", "wasserstein", "mass"])
 def test_other_steps_find_examples(step, trained):
     model, data = trained
-    alpha = 0.5 if step == "l2" else 0.1
+    alpha = {"l2": 0.5, "wasserstein": 0.1, "mass": 0.06}[step]
     result = _fast_wasserstein(model, step=step, alpha=alpha)(data.images[:8], data.labels[:8])
     assert result.success.float().mean() >= 0.5
+
+
+def test_mass_step_scales_with_the_image_mass():
+    """Hu et al. 2020's step: the largest change is alpha x the image's mass, along the gradient."""
+    from wsattack.attacks.steps import mass_step
+
+    adv = torch.rand(3, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    adv[1] *= 0.1
+    grad = torch.randn(3, 1, 6, 6, generator=torch.Generator().manual_seed(1)) * 1e4
+    change = mass_step(adv, grad, 0.06) - adv
+    mass = adv.flatten(1).sum(1)
+    torch.testing.assert_close(change.flatten(1).abs().amax(1), 0.06 * mass)
+    assert bool(((change > 0) == (grad > 0)).all())
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"eps0": 0.0}, "eps0 must be positive"),
-        ({"step": "newton"}, "unknown step 'newton'; choose from: l2, linf, wasserstein"),
+        ({"step": "newton"}, "unknown step 'newton'; choose from: l2, linf, mass, wasserstein"),
         ({"alpha": -1}, "alpha must be positive"),
         ({"schedule": "cosine"}, "unknown schedule 'cosine'"),
         ({"kernel_size": 4}, "odd"),

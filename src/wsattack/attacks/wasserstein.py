@@ -26,9 +26,10 @@ class WassersteinPGD(PGD):
         The radius schedule: "geometric" (eps0 x growth every `every` iterations, at most
         `max_iter`), "fixed" (each of `radii` for `max_iter` steps) or "ramp" (eps0 +
         ramp_step x t, Hu et al. 2020 [2]_).
-    step : {"linf", "l2", "wasserstein"}
-        The ascent step: alpha x sign(grad) (the paper's), a normalized gradient step, or
-        steepest ascent in the Wasserstein geometry (eq. 14).
+    step : {"linf", "l2", "mass", "wasserstein"}
+        The ascent step: alpha x sign(grad) (the paper's), a normalized gradient step, alpha x
+        the image's mass x grad / max|grad| (Hu et al. 2020's, with alpha 0.06), or steepest
+        ascent in the Wasserstein geometry (eq. 14).
     alpha : float
         Step size.
     refine, rtol, refine_iter
