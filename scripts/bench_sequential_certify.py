@@ -8,6 +8,7 @@ accuracy at each radius, the mean noise samples per image for certification (sel
 estimation) and for the hard vote, and the seconds per image, side by side. Runs resume.
 
     python scripts/bench_sequential_certify.py --n 500 [--data DIR] [--zoo-dir DIR] [--seed S]
+        [--device cuda]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/sequential_certify"))
     parser.add_argument("--threads", type=int, default=1, help="cpu_threads of each run")
     parser.add_argument("--seed", type=int, default=0, help="seed of each run (the noise)")
+    parser.add_argument("--device", default="cpu", help="device of each run: cpu or cuda[:N]")
     return parser.parse_args()
 
 
@@ -54,6 +56,7 @@ def certify(noise: str, mode: str, args: argparse.Namespace) -> Path:
             f"dataset.limit={args.n}",
             f"cpu_threads={args.threads}",
             f"seed={args.seed}",
+            f"device={args.device}",
             f"hydra.run.dir={run_dir}",
             *MODES[mode],
         ]
@@ -89,7 +92,12 @@ def main() -> None:
     ]
     table = pd.DataFrame(rows)
     table.to_csv(args.out / "results.csv", index=False)
-    meta = {"torch": torch.__version__, "threads": args.threads, "radii": args.radii}
+    meta = {
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "radii": args.radii,
+        "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
+    }
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(table.to_string(index=False))
     print(f"saved {args.out / 'results.csv'} and results.json")

@@ -164,6 +164,25 @@ def test_certify_task_on_the_device(tmp_path, checkpoint):
     assert (dev.loc[clear, "predict"] == cpu.loc[clear, "predict"]).all()
 
 
+def test_sequential_certify_task_on_the_device(tmp_path, checkpoint):
+    """Sequential certification with radii on the device: the CPU's schema, samples within the
+    budget, and the CPU's predictions and certificates where the votes are clear-cut."""
+    frames = {}
+    for device in ("cpu", DEVICE):
+        out = tmp_path / device.replace(":", "_")
+        cli(["certify", *SYNTH, f"model.checkpoint={checkpoint}", "sigma=0.005",
+             "smoothing.sequential=true", "smoothing.radii=[0.001,0.002]",
+             f"device={device}", f"hydra.run.dir={out}"])  # fmt: skip
+        frames[device] = pd.read_csv(out / "certify.csv")
+    cpu, dev = frames["cpu"], frames[DEVICE]
+    assert list(dev.columns) == list(cpu.columns) and not dev.isna().any().any()
+    assert dev["samples"].between(1, 11_000).all()
+    clear = (cpu["samples"] < 1_000) & (dev["samples"] < 1_000)
+    assert clear.sum() >= 6
+    same = ["predict", "certified@0.001", "certified@0.002"]
+    assert (dev.loc[clear, same] == cpu.loc[clear, same]).all().all()
+
+
 def test_adversarial_training_on_the_device_writes_a_cpu_loadable_model(tmp_path):
     out = tmp_path / "train"
     cli(["train", "dataset=synthetic", "dataset.train_size=64", "dataset.test_size=32",
