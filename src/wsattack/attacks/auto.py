@@ -28,10 +28,12 @@ from wsattack.attacks.verify import within_radius
 class AutoWasserstein:
     """FW on all, then exact-projection PGD on the hard ones; the smallest verified radius wins.
 
-    fw_steps, fw_gamma: Frank-Wolfe's steps per radius and entropy weight. pgd_steps, pgd_alpha:
-    PGD's. rerun_above: examples broken by Frank-Wolfe at a radius above this (and those it did
-    not break) are attacked again by PGD; 0 reruns every example. The ball (kernel_size, p,
-    metric, capacity), loss, judge and search settings (eps0, factor, eps_max, rtol) are shared.
+    fw_steps, fw_gamma: Frank-Wolfe's steps per radius and entropy weight (a cheap first
+    bracket: PGD does most of the work). pgd_steps, pgd_alpha, pgd_alpha_final: PGD's steps per
+    radius and its first and last step sizes. rerun_above: examples broken by Frank-Wolfe at a
+    radius above this (and those it did not break) are attacked again by PGD; 0 reruns every
+    example. The ball (kernel_size, p, metric, capacity), loss, judge and search settings (eps0,
+    factor, eps_max, rtol) are shared.
 
     References
     ----------
@@ -56,17 +58,18 @@ class AutoWasserstein:
     def __init__(
         self,
         model,
-        fw_steps: int = 20,
-        fw_gamma: float = 0.03,
-        pgd_steps: int = 10,
-        pgd_alpha: float = 0.5,
+        fw_steps: int = 10,
+        fw_gamma: float = 0.01,
+        pgd_steps: int = 20,
+        pgd_alpha: float = 2.0,
+        pgd_alpha_final: float = 0.02,
         rerun_above: float = 0.0,
         **shared,
     ):
         self.stages = {
             "wasserstein_fw": WassersteinFW(model, steps=fw_steps, gamma=fw_gamma, **shared),
             "wasserstein_pgd": WassersteinPlanPGD(
-                model, steps=pgd_steps, alpha=pgd_alpha, **shared
+                model, steps=pgd_steps, alpha=pgd_alpha, alpha_final=pgd_alpha_final, **shared
             ),
         }
         self.model = model

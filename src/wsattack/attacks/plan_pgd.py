@@ -28,8 +28,14 @@ DUAL_TOL = 1e-4
 class WassersteinPlanPGD(PlanAttack):
     """PGD on the plan with the exact projection, per-example minimal radii (`RadiusSearch`).
 
-    steps: PGD steps per radius tried. alpha: step size, as a fraction of the radius: a step
-    moves at most alpha * eps of each unit of mass along the gradient (scaled to max |G| = 1).
+    steps: PGD steps per radius tried. alpha: first step size, as a fraction of the radius: a
+    step moves at most alpha * eps of each unit of mass along the gradient (scaled to max
+    |G| = 1). alpha_final: the last step's; the steps shrink geometrically from alpha to it
+    (alpha_final = alpha: constant steps). Long steps first carry the plan across the ball, to
+    the vertices where a linear loss is largest (steps of 1 or more are needed to reach the LP
+    minimum on linear models); short ones then settle on the best point of a curved loss. On
+    MNIST networks, 20 steps from 2 to 0.02 found smaller radii than 30 constant steps of
+    0.05 and than 10 of 0.5, the old default.
     dual_iters: with capacity, the most rounds of the projection's dual ascent per step (each
     stops earlier once its prices are accurate to DUAL_TOL). Search and ball settings: see
     `PlanAttack`.
@@ -49,18 +55,31 @@ class WassersteinPlanPGD(PlanAttack):
     True
     """
 
-    def __init__(self, model, steps: int = 20, alpha: float = 0.5, dual_iters: int = 30, **kwargs):
+    def __init__(
+        self,
+        model,
+        steps: int = 20,
+        alpha: float = 2.0,
+        alpha_final: float = 0.02,
+        dual_iters: int = 30,
+        **kwargs,
+    ):
         super().__init__(model, **kwargs)
-        if steps < 1 or dual_iters < 1 or not alpha > 0:
+        if steps < 1 or dual_iters < 1 or not alpha > 0 or not alpha_final > 0:
             raise ConfigError(
-                f"need steps >= 1, dual_iters >= 1 and alpha > 0, got {steps}, {dual_iters}, "
-                f"{alpha}"
+                f"need steps >= 1, dual_iters >= 1, alpha > 0 and alpha_final > 0, got {steps}, "
+                f"{dual_iters}, {alpha}, {alpha_final}"
             )
-        self.steps, self.alpha, self.dual_iters = steps, alpha, dual_iters
+        self.steps, self.alpha, self.alpha_final = steps, alpha, alpha_final
+        self.dual_iters = dual_iters
 
     def _settings(self) -> dict:
-        mine = {"steps": self.steps, "alpha": self.alpha, "dual_iters": self.dual_iters}
-        return {**mine, **super()._settings()}
+        mine = {"steps": self.steps, "alpha": self.alpha, "alpha_final": self.alpha_final}
+        return {**mine, "dual_iters": self.dual_iters, **super()._settings()}
+
+    def step_size(self, t: int) -> float:
+        """The t-th step's fraction of the radius: alpha shrunk geometrically to alpha_final."""
+        return self.alpha * (self.alpha_final / self.alpha) ** (t / max(self.steps - 1, 1))
 
     def attempt(self, x, labels, targets, eps, start):
         """PGD at radii `eps` from the identity plan. Only images are passed between attempts,
@@ -71,13 +90,14 @@ class WassersteinPlanPGD(PlanAttack):
         prices = torch.zeros_like(x, dtype=torch.float64)  # the capacity's, carried over steps
         z = x.clone()
         run = self.new_run(labels, targets, z)
-        for _ in range(self.steps):
+        for t in range(self.steps):
             grad, standing = run.check(z)
             if len(standing) == 0:
                 break
             gp = neighbours(grad, k)
             scale = gp.flatten(1).abs().amax(1).clamp_min(1e-30).view(-1, 1, 1, 1, 1)
-            step = (self.alpha * eps[standing]).view(-1, 1, 1, 1, 1).to(gp) * mass[standing]
+            size = self.step_size(t) * eps[standing]
+            step = size.view(-1, 1, 1, 1, 1).to(gp) * mass[standing]
             moved = plan[standing] + step * gp / scale
             warm = prices[standing]
             plan[standing] = project_plan(
