@@ -31,15 +31,22 @@ def _plan(x, seed=0):
     return project_plan(identity_plan(x, K) + 0.3 * noise, x, eps, COST, capacity=1.0)
 
 
+def _still(x):
+    """The state of an attempt that moved nothing: the identity plan, zero prices."""
+    return identity_plan(x, K), torch.zeros_like(x)
+
+
 def test_a_start_on_a_remembered_segment_gets_the_mixed_plan():
     x = _images()
     plan = _plan(x)
     rows = torch.arange(len(x))
     memory = PlanMemory(x, K)
-    memory.keep(rows, torch.ones(len(x), dtype=torch.bool), plan, identity_plan(x, K))
+    prices = torch.rand(x.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    memory.keep(rows, torch.ones(len(x), dtype=torch.bool), (plan, prices), _still(x))
     t = torch.tensor([0.25, 0.5, 0.8, 1.0], dtype=torch.float64).view(-1, 1, 1, 1)
     start = x + t * (column_sums(plan) - x)
-    began = memory.start(rows, x, start)
+    began, began_prices = memory.start(rows, x, start)
+    assert torch.equal(began_prices, prices)  # the projection's warm start comes along
     torch.testing.assert_close(column_sums(began), start, rtol=0, atol=1e-12)
     torch.testing.assert_close(began.sum(dim=2), x, rtol=0, atol=1e-12)  # rows: the image x
     assert (began >= 0).all()
@@ -54,10 +61,13 @@ def test_failures_are_remembered_apart_from_successes():
     rows = torch.arange(len(x))
     won = torch.tensor([True, False, True, False])
     memory = PlanMemory(x, K)
-    memory.keep(rows, won, plan, other)
+    zero = torch.zeros_like(x)
+    memory.keep(rows, won, (plan, zero + 1), (other, zero + 2))
     upward = torch.where(won.view(-1, 1, 1, 1), column_sums(plan), column_sums(other))
+    began, prices = memory.start(rows, x, upward)
     expected = torch.where(won.view(-1, 1, 1, 1, 1), plan, other)
-    torch.testing.assert_close(memory.start(rows, x, upward), expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(began, expected, rtol=0, atol=1e-12)
+    assert torch.equal(prices, torch.where(won.view(-1, 1, 1, 1), zero + 1, zero + 2))
 
 
 def test_an_unknown_start_begins_from_the_identity():
@@ -66,13 +76,14 @@ def test_an_unknown_start_begins_from_the_identity():
     rows = torch.arange(len(x))
     memory = PlanMemory(x, K)
     identity = identity_plan(x, K)
-    assert torch.equal(memory.start(rows, x, x), identity)  # nothing remembered, no move
-    memory.keep(rows, torch.ones(len(x), dtype=torch.bool), plan, identity)
-    assert torch.equal(memory.start(rows, x, x), identity)  # the clean image itself
+    assert torch.equal(memory.start(rows, x, x)[0], identity)  # nothing remembered, no move
+    memory.keep(rows, torch.ones(len(x), dtype=torch.bool), (plan, x + 1), _still(x))
+    began, prices = memory.start(rows, x, x)
+    assert torch.equal(began, identity) and not prices.any()  # the clean image itself
     elsewhere = (x + 0.05 * torch.rand(x.shape, generator=torch.Generator().manual_seed(4))).clamp(
         0, 1
     )
-    assert torch.equal(memory.start(rows, x, elsewhere), identity)  # off every segment
+    assert torch.equal(memory.start(rows, x, elsewhere)[0], identity)  # off every segment
     sub = torch.tensor([2, 0])
     half = x[sub] + 0.5 * (column_sums(plan[sub]) - x[sub])
-    torch.testing.assert_close(column_sums(memory.start(sub, x[sub], half)), half)  # by row
+    torch.testing.assert_close(column_sums(memory.start(sub, x[sub], half)[0]), half)  # by row

@@ -20,31 +20,42 @@ ON_SEGMENT = 1e-4
 
 
 class PlanMemory:
-    """Per example of one attack call: the plan of the last success and of the last failure."""
+    """Per example of one attack call: the plan of the last success and of the last failure,
+    each with the capacity prices its projection ended with (a warm start for the next)."""
 
     def __init__(self, x: torch.Tensor, kernel_size: int):
         identity = identity_plan(x, kernel_size)
+        prices = torch.zeros_like(x, dtype=torch.float64)
         self.kernel_size = kernel_size
         self.found, self.failed = identity.clone(), identity
+        self.found_prices, self.failed_prices = prices.clone(), prices
 
-    def start(self, rows: torch.Tensor, x: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-        """The plan to start the rows' attempt from: a mixture of the identity and a remembered
-        plan whose image lies on the segment from x through `start`, else the identity."""
+    def start(self, rows: torch.Tensor, x: torch.Tensor, start: torch.Tensor):
+        """(plan, prices) to start the rows' attempt from: a mixture of the identity and a
+        remembered plan whose image lies on the segment from x through `start`, with that plan's
+        prices; else the identity plan and zero prices."""
         identity = identity_plan(x, self.kernel_size)
         plan = identity.clone()
+        prices = torch.zeros_like(x, dtype=torch.float64)
         d = (start - x).flatten(1).to(plan.dtype)
-        for kept in (self.failed[rows], self.found[rows]):
-            e = (column_sums(kept) - x.to(kept.dtype)).flatten(1)
+        kept = ((self.failed, self.failed_prices), (self.found, self.found_prices))
+        for held, held_prices in kept:
+            held = held[rows]
+            e = (column_sums(held) - x.to(held.dtype)).flatten(1)
             length = (e * e).sum(1)
             t = ((d * e).sum(1) / length.clamp_min(1e-300)).clamp(0, 1)
             off = (d - t[:, None] * e).norm(dim=1)
             on = (length > 0) & (d.norm(dim=1) > 0) & (off <= ON_SEGMENT * d.norm(dim=1))
             t = t.view(-1, *[1] * (plan.dim() - 1))
-            plan[on] = ((1 - t) * identity + t * kept)[on]
-        return plan
+            plan[on] = ((1 - t) * identity + t * held)[on]
+            prices[on] = held_prices[rows][on]
+        return plan, prices
 
     def keep(self, rows: torch.Tensor, success: torch.Tensor, found, last) -> None:
-        """Remember the plans of an attempt on `rows`: `found` where it succeeded, `last` (its
-        final plans) where it failed."""
-        self.found[rows[success]] = found[success].to(self.found.dtype)
-        self.failed[rows[~success]] = last[~success].to(self.failed.dtype)
+        """Remember an attempt on `rows`: `found` where it succeeded, `last` (its final state)
+        where it failed; each a (plans, prices) pair."""
+        won, lost = rows[success], rows[~success]
+        self.found[won] = found[0][success].to(self.found.dtype)
+        self.found_prices[won] = found[1][success]
+        self.failed[lost] = last[0][~success].to(self.failed.dtype)
+        self.failed_prices[lost] = last[1][~success]

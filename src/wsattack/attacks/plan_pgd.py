@@ -101,13 +101,16 @@ class WassersteinPlanPGD(PlanAttack):
         identity plan (an image does not determine its plan)."""
         k = self.ball.cost.shape[0]
         mass = x.flatten(1).sum(1).view(-1, 1, 1, 1, 1)
-        plan = identity_plan(x, k) if memory is None else memory.start(rows, x, start)
-        prices = torch.zeros_like(x, dtype=torch.float64)  # the capacity's, carried over steps
+        if memory is None:
+            plan = identity_plan(x, k)
+            prices = torch.zeros_like(x, dtype=torch.float64)  # the capacity's, kept over steps
+        else:
+            plan, prices = memory.start(rows, x, start)
         z = self.round_off(column_sums(plan)).to(x.dtype)
         run = self.new_run(labels, targets, z)
-        found = plan.clone()
+        found = (plan.clone(), prices.clone())
         for t in range(self.steps):
-            grad, standing = self._check(run, z, plan, found)
+            grad, standing = self._check(run, z, (plan, prices), found)
             if len(standing) == 0:
                 break
             gp = neighbours(grad, k)
@@ -129,17 +132,18 @@ class WassersteinPlanPGD(PlanAttack):
             prices[standing] = warm
             z[standing] = self.round_off(column_sums(plan[standing])).to(z.dtype)
             run.iterations[standing] += 1
-        self._check(run, z, plan, found, final=True)
+        self._check(run, z, (plan, prices), found, final=True)
         out = run.attempt(z)
         if memory is not None:
-            memory.keep(rows, out.success, found, plan)
+            memory.keep(rows, out.success, found, (plan, prices))
         return out
 
     @staticmethod
-    def _check(run, z, plan, found, final: bool = False):
-        """`run.check`, keeping in `found` the plans of the examples it finds fooled."""
+    def _check(run, z, state, found, final: bool = False):
+        """`run.check`, keeping in `found` the (plans, prices) of the examples it finds fooled."""
         before = run.fooled.clone()
         grad, standing = run.check(z, final)
         newly = run.fooled & ~before
-        found[newly] = plan[newly]
+        for kept, now in zip(found, state, strict=True):
+            kept[newly] = now[newly]
         return grad, standing
