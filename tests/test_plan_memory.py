@@ -31,18 +31,13 @@ def _plan(x, seed=0):
     return project_plan(identity_plan(x, K) + 0.3 * noise, x, eps, COST, capacity=1.0)
 
 
-def _still(x):
-    """The state of an attempt that moved nothing: the identity plan, zero prices."""
-    return identity_plan(x, K), torch.zeros_like(x)
-
-
 def test_a_start_on_a_remembered_segment_gets_the_mixed_plan():
     x = _images()
     plan = _plan(x)
     rows = torch.arange(len(x))
     memory = PlanMemory(x, K)
     prices = torch.rand(x.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
-    memory.keep(rows, torch.ones(len(x), dtype=torch.bool), (plan, prices), _still(x))
+    memory.keep(rows, torch.ones(len(x), dtype=torch.bool), plan, prices)
     t = torch.tensor([0.25, 0.5, 0.8, 1.0], dtype=torch.float64).view(-1, 1, 1, 1)
     start = x + t * (column_sums(plan) - x)
     began, began_prices = memory.start(rows, x, start)
@@ -62,7 +57,8 @@ def test_failures_are_remembered_apart_from_successes():
     won = torch.tensor([True, False, True, False])
     memory = PlanMemory(x, K)
     zero = torch.zeros_like(x)
-    memory.keep(rows, won, (plan, zero + 1), (other, zero + 2))
+    memory.keep(rows, won, torch.where(won.view(-1, 1, 1, 1, 1), plan, other),
+                torch.where(won.view(-1, 1, 1, 1), zero + 1, zero + 2))  # fmt: skip
     upward = torch.where(won.view(-1, 1, 1, 1), column_sums(plan), column_sums(other))
     began, prices = memory.start(rows, x, upward)
     expected = torch.where(won.view(-1, 1, 1, 1, 1), plan, other)
@@ -77,7 +73,7 @@ def test_an_unknown_start_begins_from_the_identity():
     memory = PlanMemory(x, K)
     identity = identity_plan(x, K)
     assert torch.equal(memory.start(rows, x, x)[0], identity)  # nothing remembered, no move
-    memory.keep(rows, torch.ones(len(x), dtype=torch.bool), (plan, x + 1), _still(x))
+    memory.keep(rows, torch.ones(len(x), dtype=torch.bool), plan, x + 1)
     began, prices = memory.start(rows, x, x)
     assert torch.equal(began, identity) and not prices.any()  # the clean image itself
     elsewhere = (x + 0.05 * torch.rand(x.shape, generator=torch.Generator().manual_seed(4))).clamp(

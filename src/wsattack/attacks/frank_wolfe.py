@@ -70,8 +70,9 @@ class WassersteinFW(PlanAttack):
         mine = {"steps": self.steps, "gamma": self.gamma, "oracle_iters": self.oracle_iters}
         return {**mine, **super()._settings()}
 
-    def attempt(self, x, labels, targets, eps, start):
-        """Frank-Wolfe at radii `eps` from `start` until fooled or `steps` steps."""
+    def attempt(self, x, labels, targets, eps, start, recall=None):
+        """Frank-Wolfe at radii `eps` from `start` until fooled or `steps` steps (its iterates
+        are images, so `start` is all it needs)."""
         cold = bool(torch.equal(start, x))
         offset = 0 if cold else self.warm_step
         z = start.clone()

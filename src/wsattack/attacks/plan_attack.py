@@ -64,7 +64,8 @@ class PlanAttack:
         args = ", ".join(f"{k}={v!r}" for k, v in self._settings().items())
         return f"{type(self).__name__}({args})"
 
-    def attempt(self, x, labels, targets, eps, start) -> Attempt:
+    def attempt(self, x, labels, targets, eps, start, recall=None) -> Attempt:
+        """A fixed-radius attack from `start`; `recall`: (what `remember` returned, the rows)."""
         raise NotImplementedError
 
     def __call__(
@@ -97,13 +98,20 @@ class PlanAttack:
         )
 
     def attempter(self, x, labels, targets):
-        """The search's `attempt(rows, eps, start)` over this batch."""
+        """The search's `attempt(rows, eps, start)` over this batch; an attack that keeps state
+        across its attempts (`remember`) gets it with the attempt's rows."""
+        memory = self.remember(x)
 
         def attempt(rows, eps, begin):
             sub_targets = None if targets is None else targets[rows]
-            return self.attempt(x[rows], labels[rows], sub_targets, eps, begin)
+            recall = None if memory is None else (memory, rows)
+            return self.attempt(x[rows], labels[rows], sub_targets, eps, begin, recall)
 
         return attempt
+
+    def remember(self, x):
+        """State kept across the attempts of one call on the batch x; none by default."""
+        return None
 
     def round_off(self, z: torch.Tensor) -> torch.Tensor:
         """With capacity, z is in [0, 1] up to round-off; without, this is the paper's clamp."""

@@ -51,11 +51,11 @@ class PlanMemory:
             prices[on] = held_prices[rows][on]
         return plan, prices
 
-    def keep(self, rows: torch.Tensor, success: torch.Tensor, found, last) -> None:
-        """Remember an attempt on `rows`: `found` where it succeeded, `last` (its final state)
-        where it failed; each a (plans, prices) pair."""
+    def keep(self, rows: torch.Tensor, success: torch.Tensor, plans, prices) -> None:
+        """Remember the plans an attempt on `rows` ended with, and their prices: as successes
+        where it succeeded, as failures elsewhere."""
         won, lost = rows[success], rows[~success]
-        self.found[won] = found[0][success].to(self.found.dtype)
-        self.found_prices[won] = found[1][success]
-        self.failed[lost] = last[0][~success].to(self.failed.dtype)
-        self.failed_prices[lost] = last[1][~success]
+        self.found[won] = plans[success].to(self.found.dtype)
+        self.found_prices[won] = prices[success]
+        self.failed[lost] = plans[~success].to(self.failed.dtype)
+        self.failed_prices[lost] = prices[~success]
