@@ -8,10 +8,13 @@ stages: at stop n_k it rejects once the successes S_k reach a critical count c_k
 The critical counts are exact, not union bounds. Given how much of alpha the test spends at
 each stop (`spending`), `critical_counts` propagates the distribution of S_k under p = t over
 the stops, removing the paths that rejected earlier, and takes at each stop the smallest c_k
-whose first-rejection probability stays within that stop's spend (a group sequential binomial
-design, Jennison & Turnbull 2000, ch. 7 and 12). Rejecting is an increasing event in the
-draws, so its probability is largest at the null's edge p = t: each test has level alpha
-whatever p <= t, and stopping early (for any reason) only removes chances to reject.
+whose first-rejection probability stays within that stop's spend plus what earlier stops, held
+back by the discreteness of the counts, left unspent (a group sequential binomial design,
+Jennison & Turnbull 2000, ch. 7 and 12). The rejection probabilities up to any stop thus sum to
+at most the spends up to it, and the test's total level is alpha, nearly all of it used.
+Rejecting is an increasing event in the draws, so its probability is largest at the null's edge
+p = t: each test has level alpha whatever p <= t, and stopping early (for any reason) only
+removes chances to reject.
 
 Radii are certified in increasing order (closed testing): r counts only if every smaller one,
 and the prediction, is certified too. A false certificate at radius R means p <= t_R; the
@@ -94,19 +97,23 @@ def spending(t: float, stops: Sequence[int], alpha: float, first_share: float) -
 
 def critical_counts(stops: Sequence[int], spends: Sequence[float], t: float) -> np.ndarray:
     """Smallest success count at each stop whose first-rejection probability under p = t is
-    within that stop's spend (stop + 1 where nothing may be spent).
+    within that stop's spend plus what earlier stops left unspent (stop + 1 where nothing may
+    be spent). Counts are discrete, so a stop rarely uses all it may; carrying the rest on
+    keeps the test's total level at alpha instead of losing it.
 
     >>> critical_counts([10, 20], [0.01, 0.04], 0.5).tolist()
     [10, 15]
     """
     alive = np.ones(1)  # P(S = s and no rejection yet), s = 0 .. stop
-    counts, previous = [], 0
+    counts, previous, unspent = [], 0, 0.0
     for stop, spend in zip(stops, spends, strict=True):
         step = binom.pmf(np.arange(stop - previous + 1), stop - previous, t)
         alive = np.clip(fftconvolve(alive, step), 0.0, None)
         tail = np.cumsum(alive[::-1])[::-1]  # P(S >= c, no rejection before)
-        within = np.flatnonzero(tail <= spend - ROUND_OFF_MARGIN)
+        budget = spend + unspent
+        within = np.flatnonzero(tail <= budget - ROUND_OFF_MARGIN)
         count = int(within[0]) if within.size else stop + 1
+        unspent = budget - (float(tail[count]) if count <= stop else 0.0)
         alive[count:] = 0.0
         counts.append(count)
         previous = stop
@@ -143,7 +150,7 @@ class RadiusTests:
     >>> tests = RadiusTests.plan(
     ...     lambda p: wasserstein_radius(p, 0.01), (0.01,), (100, 1000), 10_000, 0.05, 0.5)
     >>> tests.stops, tests.counts[1].tolist()  # 204 unanimous votes certify 0.01
-    ((100, 204, 1000, 10000), [101, 204, 992, 9850])
+    ((100, 204, 1000, 10000), [101, 204, 991, 9850])
     >>> tests.run(lambda m: m, futility=0.1)  # every vote a success
     (2, 204)
     """
