@@ -15,14 +15,12 @@ more time.
 
 from __future__ import annotations
 
-import torch
-
 from wsattack.attacks.plan_attack import PlanAttack
 from wsattack.attacks.plan_memory import PlanMemory
 from wsattack.attacks.registry import register_attack
 from wsattack.errors import ConfigError
 from wsattack.ot import project_plan
-from wsattack.ot.plans import column_sums, identity_plan, neighbours
+from wsattack.ot.plans import column_sums, neighbours
 
 # Precision of the capacity prices per projection (relative to the ceiling): what the dual ascent
 # leaves is rounded away by `make_feasible`, so it need not be the projection's default 1e-7.
@@ -90,16 +88,14 @@ class WassersteinPlanPGD(PlanAttack):
         return PlanMemory(x, self.ball.cost.shape[0])
 
     def attempt(self, x, labels, targets, eps, start, recall=None):
-        """PGD at radii `eps`. With `recall` (a `PlanMemory` and the attempt's rows in it), from
-        the plan of `start` when the memory holds it, and the plans reached are kept; otherwise
-        from the identity plan (an image does not determine its plan)."""
+        """PGD at radii `eps`. `recall` (this call's `PlanMemory` and the attempt's rows in it)
+        gives the plan behind `start` when it holds one, else the identity plan (an image does
+        not determine its plan), with the capacity prices kept over the steps; the plans
+        reached are kept in it."""
+        memory, rows = recall
         k = self.ball.cost.shape[0]
         mass = x.flatten(1).sum(1).view(-1, 1, 1, 1, 1)
-        if recall is None:
-            plan = identity_plan(x, k)
-            prices = torch.zeros_like(x, dtype=torch.float64)  # the capacity's, kept over steps
-        else:
-            plan, prices = recall[0].start(recall[1], x, start)
+        plan, prices = memory.start(rows, x, start)
         z = self.round_off(column_sums(plan)).to(x.dtype)
         run = self.new_run(labels, targets, z)
         for t in range(self.steps):
@@ -127,7 +123,6 @@ class WassersteinPlanPGD(PlanAttack):
             run.iterations[standing] += 1
         run.check(z, final=True)
         out = run.attempt(z)
-        if recall is not None:
-            # Only standing examples are stepped: a fooled one's plan is the one that fooled it.
-            recall[0].keep(recall[1], out.success, plan, prices)
+        # Only standing examples are stepped: a fooled one's plan is the one that fooled it.
+        memory.keep(rows, out.success, plan, prices)
         return out
