@@ -46,7 +46,8 @@ from wsattack.paths import config_dir
 RADII = [0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
 ATTACKS = ["wasserstein", "hu2020", "wasserstein_pgd", "wasserstein_fw", "auto"]
 DEFAULT_MODEL = ("wong2019_mnist_robust", "zoo:wong2019_mnist_robust", "mnist")
-# Benchmark entries that are an attack config with settings: the issue's baseline for the
+# Benchmark entries that are an attack config with settings: `auto` with its runner-up stage (not
+# run by default), the issue's baseline for the
 # original attack (every radius in turn, 50 PGD steps each), and Hu et al. 2020's attack (the
 # same projected-Sinkhorn PGD with the capacity constraint, their additive radius ramp and their
 # step, alpha 0.06 x the image's mass along the gradient scaled to max |g| = 1).
@@ -55,6 +56,7 @@ VARIANTS = {
         "wasserstein",
         ["schedule=fixed", f"schedule.radii=[{','.join(map(str, RADII))}]", "schedule.max_iter=50"],
     ),
+    "auto_runner_up": ("auto", ["attack.params.runner_up=1"]),
     "hu2020": (
         "wasserstein",
         [

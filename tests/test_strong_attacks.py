@@ -22,6 +22,7 @@ from local_lp import local_variables
 
 from wsattack.attacks import AutoWasserstein, WassersteinFW, WassersteinPGD, WassersteinPlanPGD
 from wsattack.attacks.verify import verify
+from wsattack.errors import ConfigError
 from wsattack.ot import wasserstein_cost
 
 SIDE = 6
@@ -314,6 +315,79 @@ def test_targeted_success_means_the_target_is_predicted(ternary, name):
     assert torch.equal(pred, targets) and torch.equal(res.adv_pred, targets)
     assert (res.eps_found >= lp * (1 - 1e-6)).all(), (res.eps_found / lp).tolist()
     assert (verify(attack.ball, x, res).verified == 1).all()
+
+
+class _Aimed:
+    """A stage whose result depends on the classes it is asked to reach (None: untargeted)."""
+
+    def __init__(self, results):
+        self.results, self.calls = results, []
+
+    def __call__(self, images, labels, targets=None, start=None, hi=None):
+        self.calls.append(None if targets is None else targets.tolist())
+        return self.results[None if targets is None else tuple(targets.tolist())]
+
+
+def _fixed_result(x, labels, found, failed, pred):
+    from wsattack.attacks import AttackResult
+
+    n, f64 = len(x), dict(dtype=torch.float64)
+    return AttackResult(
+        adv=x.clone(),  # distance 0: passes auto's exact check at any radius
+        success=torch.ones(n, dtype=torch.bool),
+        eps_found=torch.full((n,), found, **f64),
+        iterations=torch.full((n,), 5),
+        clean_pred=labels.clone(),
+        adv_pred=pred,
+        radius=torch.full((n,), found, **f64),
+        eps_failed=torch.full((n,), failed, **f64),
+    )
+
+
+def test_auto_runner_up_stage_aims_at_the_next_likeliest_class(ternary):
+    """runner_up=1: PGD runs once more, aimed at each example's likeliest class other than its
+    label; what it finds below the untargeted radius is kept and named, with the radius below
+    it at which that run failed."""
+    model, x, labels, _, _ = ternary
+    with torch.no_grad():
+        logits = model(x)
+    runner = logits.scatter(1, labels[:, None], float("-inf")).argmax(1)
+    pgd = _Aimed(
+        {
+            None: _fixed_result(x, labels, 0.2, 0.18, runner),
+            tuple(runner.tolist()): _fixed_result(x, labels, 0.1, 0.099, runner),
+        }
+    )
+    auto = AutoWasserstein(model, kernel_size=3, runner_up=1)
+    auto.stages = {
+        "wasserstein_fw": _Fixed(_fixed_result(x, labels, 0.3, 0.25, runner)),
+        "wasserstein_pgd": pgd,
+    }
+    res = auto(x, labels)
+    assert pgd.calls == [None, runner.tolist()]
+    assert res.eps_found.tolist() == [0.1] * len(x)
+    assert res.found_by == ["wasserstein_pgd_targeted"] * len(x)
+    assert res.eps_failed.tolist() == [0.099] * len(x)
+    targets = (labels + 1) % 3  # a targeted evaluation has no runner-up stage
+    pgd.results[tuple(targets.tolist())] = _fixed_result(x, labels, 0.2, 0.18, targets)
+    pgd.calls.clear()
+    auto(x, labels, targets)
+    assert pgd.calls == [targets.tolist()]
+
+
+def test_auto_runner_up_stage_never_loses_ground(ternary):
+    """On a real model: every radius with runner_up=2 is at most the one without, and every
+    example is verified."""
+    model, x, labels, _, lp = ternary
+    kw = _settings(lp)
+    plain = AutoWasserstein(model, pgd_steps=10, **kw)
+    more = AutoWasserstein(model, pgd_steps=10, runner_up=2, **kw)
+    base, res = plain(x, labels), more(x, labels)
+    assert (res.eps_found <= base.eps_found).all(), (res.eps_found, base.eps_found)
+    assert (verify(more.ball, x, res).verified == 1).all()
+    assert set(res.found_by) <= {"wasserstein_fw", "wasserstein_pgd", "wasserstein_pgd_targeted"}
+    with pytest.raises(ConfigError, match="runner_up"):
+        AutoWasserstein(model, runner_up=-1)
 
 
 # --- model mode and repr -------------------------------------------------------------------------
