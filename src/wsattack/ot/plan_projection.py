@@ -395,16 +395,7 @@ class _Rows:
             active = active & ((worst > scale) | ~budget_ok)
             if it == max_iter - 1 or not bool(active.any()):
                 break
-            # Gradient restart per example: no momentum when it points against the step.
-            restart = ((y - nu_new) * (nu_new - nu)).sum(dim=1) > 0
-            t_new = (1 + torch.sqrt(1 + 4 * t * t)) / 2
-            beta = torch.where(restart, 0, (t - 1) / t_new).unsqueeze(1)
-            t = torch.where(restart, 1, t_new)
-            # A finished example keeps the prices its plan was computed with.
-            running = active.unsqueeze(1)
-            y_new = nu_new + beta * (nu_new - nu)
-            nu = torch.where(running, nu_new, y)
-            y.copy_(torch.where(running, y_new, y))
+            nu, t = _accelerate(y, nu, nu_new, t, active)
             work.keep(P, active)
             work.P, g, slope, work.tau = self.evaluate(
                 work.P0 - priced[work.dest], work.a, work.ex, mu, work.tau
@@ -445,6 +436,20 @@ class _Rows:
         """The full (B, C, K, H, W) plan with the rows P, zero elsewhere."""
         B, C, H, W = self.shape
         return P.new_zeros(B, C, self.K, H, W).put_(self.at, P)
+
+
+def _accelerate(y, nu, nu_new, t, active):
+    """FISTA's extrapolation, written into the prices y in place, with a gradient restart per
+    example (no momentum when it points against the step). A finished example keeps the
+    prices its plan was computed with. Returns the new nu and t."""
+    restart = ((y - nu_new) * (nu_new - nu)).sum(dim=1) > 0
+    t_new = (1 + torch.sqrt(1 + 4 * t * t)) / 2
+    beta = torch.where(restart, 0, (t - 1) / t_new).unsqueeze(1)
+    running = active.unsqueeze(1)
+    y_new = nu_new + beta * (nu_new - nu)
+    nu = torch.where(running, nu_new, y)
+    y.copy_(torch.where(running, y_new, y))
+    return nu, torch.where(restart, 1, t_new)
 
 
 class _Work:
