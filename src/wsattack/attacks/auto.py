@@ -104,20 +104,19 @@ class AutoWasserstein:
         found_by = [first_name if 0 < e < math.inf else "" for e in found]
         rows = (~best.success | (best.eps_found > self.rerun_above)).nonzero().squeeze(1)
         if len(rows):
-            self._improve(best, found_by, images, labels, rows, targets)
+            self._improve(best, found_by, images, labels, rows, targets, "wasserstein_pgd")
             if targets is None:
                 for goal in self._runner_up_classes(images, labels):
-                    self._improve(best, found_by, images, labels, rows, goal=goal)
+                    name = "wasserstein_pgd_targeted"
+                    self._improve(best, found_by, images, labels, rows, goal, name)
         best.found_by = found_by
         return best
 
-    def _improve(self, best, found_by, images, labels, rows, targets=None, goal=None) -> None:
-        """Run PGD on `rows` below their best radius so far, from their best point, and keep
-        what it finds at a smaller radius that passes the exact check. `goal`: classes to
-        reach, in an untargeted evaluation (a radius at which such a run fails is one at which
-        `auto` ran and failed, as for eps_failed)."""
-        name = "wasserstein_pgd" if goal is None else "wasserstein_pgd_targeted"
-        aim = targets if goal is None else goal
+    def _improve(self, best, found_by, images, labels, rows, aim, name) -> None:
+        """Run PGD on `rows` below their best radius so far, from their best point, aimed at
+        the classes `aim` (None: untargeted), and keep what it finds at a smaller radius that
+        passes the exact check, as found by `name`. A radius at which a run aimed at a runner-up
+        class fails is one at which `auto` ran and failed, as for eps_failed."""
         hi = best.eps_found[rows]
         again = self.stages["wasserstein_pgd"](
             images[rows],

@@ -15,6 +15,8 @@ more time.
 
 from __future__ import annotations
 
+import torch
+
 from wsattack.attacks.plan_attack import PlanAttack
 from wsattack.attacks.plan_memory import PlanMemory
 from wsattack.attacks.registry import register_attack
@@ -91,8 +93,8 @@ class WassersteinPlanPGD(PlanAttack):
         """PGD at radii `eps`. `recall` (this call's `PlanMemory` and the attempt's rows in it)
         gives the plan behind `start` when it holds one, else the identity plan (an image does
         not determine its plan), with the capacity prices kept over the steps; the plans
-        reached are kept in it."""
-        memory, rows = recall
+        reached are kept in it. Without one (a call outside a search), a fresh memory."""
+        memory, rows = recall or (self.remember(x), torch.arange(len(x), device=x.device))
         k = self.ball.cost.shape[0]
         mass = x.flatten(1).sum(1).view(-1, 1, 1, 1, 1)
         plan, prices = memory.start(rows, x, start)

@@ -291,8 +291,7 @@ class _Rows:
         examples not active) and the rows' thresholds.
         """
         dtype = V0.dtype
-        target = eps * (1 - tol / 2)
-        slack = eps * (tol / 2)
+        target, slack = _budget_window(eps, tol)
         lo = torch.zeros_like(eps)
         hi = self.top.clone()
         f_lo = torch.full_like(eps, float("nan"))  # unknown until evaluated
@@ -316,7 +315,7 @@ class _Rows:
                 mu, force = hi, torch.ones_like(done)
             P, g, slope, tau = self.evaluate(V, a, ex, mu, tau)
             f = g - target
-            ok = ((f.abs() <= slack) | ((mu == 0) & (f <= slack)) | force) & ~done
+            ok = (_budget_met(f, mu, slack) | force) & ~done
             done |= ok
             if bool(ok.any()):
                 final = torch.where(ok, mu, final)
@@ -336,7 +335,7 @@ class _Rows:
             # bracket; then regula falsi, or bisection when that stalled too.
             slow = f.abs() > 0.5 * f_prev
             f_prev = f.abs()
-            newton = mu - f / torch.where(slope < 0, slope, torch.full_like(slope, -1.0))
+            newton = _newton(mu, f, slope)
             inside = (slope < 0) & (newton > lo) & (newton < hi)
             known = ~torch.isnan(f_lo)
             denom = torch.where(known, f_lo - f_hi, torch.ones_like(f))
@@ -367,7 +366,7 @@ class _Rows:
         """
         B = self.B
         incoming = self.columns(self.valid.to(self.P0.dtype))[:-1].view(B, -1)
-        step = torch.where(incoming > 0, 1 / incoming.clamp_min(1), 0)
+        step = torch.where(incoming > 0, 1 / incoming.clamp_min(1), 0)  # 1 / n_j
         u = u.view(B, -1)
         scale = tol * u.amax(dim=1)
         # Prices per pixel, and 0 on the dummy column N (invalid offsets pay nothing).
@@ -377,7 +376,7 @@ class _Rows:
             y.copy_(prices.reshape(B, -1).clamp_min(0))
         nu = y.clone()
         t = torch.ones_like(scale)
-        target, slack = eps * (1 - tol / 2), eps * (tol / 2)
+        target, slack = _budget_window(eps, tol)
         active = torch.ones(B, dtype=torch.bool, device=u.device)
         # The first round finds the budget's multiplier mu for the starting prices; later
         # rounds take one Newton step on it each, as the prices move it anyway.
@@ -390,7 +389,7 @@ class _Rows:
             nu_new = (y + step * grad).clamp_min_(0)
             # Optimal when the projected gradient vanishes: no column above its ceiling, and
             # no price on a column below it (complementary slackness), and the budget is met.
-            residual = torch.where(step > 0, torch.maximum(grad, -y / step.clamp_min(1e-300)), 0)
+            residual = torch.where(incoming > 0, torch.maximum(grad, -y * incoming), 0)
             worst = residual.abs().amax(dim=1)
             active = active & ((worst > scale) | ~budget_ok)
             if it == max_iter - 1 or not bool(active.any()):
@@ -401,9 +400,10 @@ class _Rows:
                 work.P0 - priced[work.dest], work.a, work.ex, mu, work.tau
             )
             f = torch.where(active, g - target, 0)
-            budget_ok = (f.abs() <= slack) | ((mu == 0) & (f <= slack))
-            newton = mu - f / torch.where(slope < 0, slope, -1)
-            mu = torch.where(active & ~budget_ok, newton.clamp(min=0).minimum(self.top), mu)
+            budget_ok = _budget_met(f, mu, slack)
+            mu = torch.where(
+                active & ~budget_ok, _newton(mu, f, slope).clamp(0).minimum(self.top), mu
+            )
         if work.P is not P:  # the rounds after the first
             P[work.rows] = work.P
         over = active & ~budget_ok
@@ -438,6 +438,24 @@ class _Rows:
         return P.new_zeros(B, C, self.K, H, W).put_(self.at, P)
 
 
+def _budget_window(eps, tol):
+    """The costs accepted for the budget: within eps * tol / 2 of eps * (1 - tol / 2), i.e. in
+    [(1 - tol) eps, eps]. Returns that target and half-width."""
+    return eps * (1 - tol / 2), eps * (tol / 2)
+
+
+def _budget_met(f, mu, slack):
+    """Whether a cost f above the target is within the window, or below it with mu = 0 (the
+    budget is then not binding)."""
+    return (f.abs() <= slack) | ((mu == 0) & (f <= slack))
+
+
+def _newton(mu, f, slope):
+    """Newton's step on the cost's excess f over mu (slope: its derivative, < 0 on a piece
+    that moves; elsewhere a unit slope keeps the step finite)."""
+    return mu - f / torch.where(slope < 0, slope, -1)
+
+
 def _accelerate(y, nu, nu_new, t, active):
     """FISTA's extrapolation, written into the prices y in place, with a gradient restart per
     example (no momentum when it points against the step). A finished example keeps the
@@ -457,9 +475,10 @@ class _Work:
     among all rows, initial values, destinations, masses, examples, current plan and
     thresholds."""
 
-    def __init__(self, rows: _Rows, P, tau):
+    def __init__(self, problem: _Rows, P, tau):
         self.rows = torch.arange(len(P), device=P.device)
-        self.P0, self.dest, self.a, self.ex = rows.P0, rows.destinations(), rows.a, rows.ex
+        self.P0, self.dest = problem.P0, problem.destinations()
+        self.a, self.ex = problem.a, problem.ex
         self.P, self.tau = P, tau
 
     def keep(self, P, active):
