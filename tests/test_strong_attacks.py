@@ -131,21 +131,7 @@ def attacks(binary):
     return results
 
 
-FW_GAP = (
-    "wasserstein_fw (steps=20, gamma=0.03, oracle_iters=20) stops at 1.0507 x the LP minimum on "
-    "binary example 3 (LP radius 0.0392); 60 steps reach 1.017"
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=False, reason=FW_GAP))
-        if n == "wasserstein_fw"
-        else n
-        for n in NAMES
-    ],
-)
+@pytest.mark.parametrize("name", NAMES)
 def test_radius_within_five_percent_of_the_lp_minimum(attacks, binary, name):
     *_, lp = binary
     _, res = attacks[name]
@@ -208,10 +194,11 @@ def test_adversarial_images_are_valid(attacks, binary, name):
     assert torch.equal(res.adv_pred[ok], pred)
 
 
-def test_auto_never_worse_than_its_frank_wolfe_stage_alone(attacks):
-    _, auto = attacks["auto"]
-    _, fw = attacks["wasserstein_fw"]
-    assert (auto.eps_found <= fw.eps_found).all(), (auto.eps_found, fw.eps_found)
+def test_auto_never_worse_than_its_frank_wolfe_stage_alone(attacks, binary):
+    _, x, labels, _ = binary
+    attack, auto = attacks["auto"]
+    alone = attack.stages["wasserstein_fw"](x, labels)
+    assert (auto.eps_found <= alone.eps_found).all(), (auto.eps_found, alone.eps_found)
 
 
 def test_auto_names_the_stage_that_found_each_radius(attacks):
@@ -230,7 +217,8 @@ def test_eps_failed_brackets_eps_found(attacks, name):
     broken = res.success & (res.eps_found > 0)
     assert broken.any()
     found, failed = res.eps_found[broken], res.eps_failed[broken]
-    assert (failed < found).all(), (failed, found)
+    # A failure above the exact distance of the point found is recorded at that distance.
+    assert (failed <= found).all(), (failed, found)
     tight = failed > 0
     ratio = found[tight] / failed[tight]
     assert (ratio <= 1 + RTOL + 1e-9).all(), ratio.tolist()

@@ -169,4 +169,4 @@ def _take(best: AttackResult, other: AttackResult, rows, better) -> None:
         getattr(best, name)[chosen] = getattr(other, name)[better]
     found = best.eps_found[rows]
     failed = torch.stack((best.eps_failed[rows], other.eps_failed))
-    best.eps_failed[rows] = torch.where(failed < found, failed, 0.0).amax(dim=0)
+    best.eps_failed[rows] = torch.where(failed <= found, failed, 0.0).amax(dim=0)

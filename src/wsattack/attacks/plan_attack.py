@@ -84,7 +84,7 @@ class PlanAttack:
                 clean_pred = clean_predictions(self.model, self.judge, x, labels, targets)
             broken = fooled(clean_pred, labels, targets)
             attempt = self.attempter(x, labels, targets)
-            found = self.search.run(attempt, x, broken, clean_pred, start, hi)
+            found = self.search.run(attempt, x, broken, clean_pred, start, hi, self.measurer(x))
         radius = torch.where(torch.isfinite(found.eps_found), found.eps_found, found.eps_failed)
         return AttackResult(
             found.adv.detach(),
@@ -108,6 +108,15 @@ class PlanAttack:
             return self.attempt(x[rows], labels[rows], sub_targets, eps, begin, recall)
 
         return attempt
+
+    def measurer(self, x):
+        """The search's `measure`: the exact distance from x of the points found (a few ms per
+        image on the CPU, against hundreds for the attempt that found them)."""
+
+        def measure(rows, points):
+            return self.ball.distance(x[rows], points)
+
+        return measure
 
     def remember(self, x):
         """State kept across the attempts of one call on the batch x; none by default."""

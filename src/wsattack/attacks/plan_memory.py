@@ -4,8 +4,9 @@ The search (`RadiusSearch`) hands each attempt a starting image: the last failed
 it grows the radius, or the point found at a larger radius pulled toward the clean image,
 x + t (z - x), when it bisects downward. An image does not determine its plan, but the plan P
 that made z does: (1 - t) identity + t P makes x + t (z - x), with cost t cost(P) and columns
-(1 - t) x + t z, so it is feasible whenever the search's start is. PGD over plans starts there
-instead of from the identity plan, and keeps what it found.
+(1 - t) x + t z. PGD over plans starts there instead of from the identity plan, and keeps what
+it found. When the search measured z's exact distance below cost(P), that mixture can cost more
+than the attempt's radius although its image is within it: the first projection brings it back.
 """
 
 from __future__ import annotations

@@ -20,14 +20,16 @@ class AttackResult:
 
     adv: the adversarial images (the last iterate where the attack failed). success: the model is
     fooled on adv (misclassifies it, or predicts the target in targeted mode). eps_found: the
-    radius of the ball adv was found in (0 when the clean image is already misclassified,
-    NOT_FOOLED = inf when never fooled). iterations: gradient steps spent on the example.
-    clean_pred / adv_pred: the model's predictions on the clean and adversarial images.
-    radius: the radius of the last ball adv was projected onto (eps_found for a success, the
-    final radius for a failure, 0 for an untouched image): what verification checks against.
-    eps_failed: the largest radius at which the attack ran on the example and failed (0 if none;
-    None from attacks that do not track it). found_by: per example, the name of the attack that
-    found eps_found (set by `auto`; None elsewhere).
+    smallest radius adv is known to lie within: its exact distance for the plan-space attacks
+    (their search measures every point it finds), else the radius of the ball it was found in
+    (0 when the clean image is already misclassified, NOT_FOOLED = inf when never fooled).
+    iterations: gradient steps spent on the example. clean_pred / adv_pred: the model's
+    predictions on the clean and adversarial images. radius: the radius of the last ball adv
+    was projected onto (eps_found for a success, the final radius for a failure, 0 for an
+    untouched image): what verification checks against. eps_failed: the largest radius at
+    which the attack ran on the example and failed, at most eps_found (0 if none; None from
+    attacks that do not track it). found_by: per example, the name of the attack that found
+    eps_found (set by `auto`; None elsewhere).
     """
 
     adv: torch.Tensor

@@ -6,10 +6,18 @@ radius geometrically from `eps0` until each example is fooled (or `eps_max` fail
 for examples fooled at once, and then bisects (geometrically) between the largest radius that
 failed and the smallest that succeeded, until they are within `rtol` of each other.
 
+An attack whose points lie deep inside the ball they were found in (Frank-Wolfe's convex
+combinations, or a plan that moves mass back and forth) can give the search a `measure`: the
+exact distance of each point found. The bracket's upper end is then that distance rather than
+the radius the attempt ran at, so that eps_found is the smallest radius the point is known to
+lie in, and bisection goes on below it.
+
 Every attempt after the first starts from the best point known: upward from the last iterate
 (feasible at a smaller radius, so at the larger one), downward from the adversarial point at the
 smallest successful radius hi, pulled toward the clean image by mid / hi. That mixture is the
-image of the plan (1 - t) identity + t P, whose cost is t cost(P) <= mid, so it is feasible.
+image of the plan (1 - t) identity + t P, where P is a plan of cost at most hi that makes the
+point (the attack's own, or the exact solver's optimal one when hi was measured), so its cost is
+at most mid: it is feasible.
 """
 
 from __future__ import annotations
@@ -36,8 +44,9 @@ class Attempt:
 
 @dataclass
 class SearchResult:
-    """eps_found (inf where never fooled, 0 where the clean image is), eps_failed (0 if none),
-    adv (the point at eps_found, else the last iterate at eps_failed), iterations, adv_pred."""
+    """eps_found (inf where never fooled, 0 where the clean image is), eps_failed (0 if none; at
+    most eps_found: a failure above a measured eps_found is recorded at eps_found), adv (the
+    point at eps_found, else the last iterate at eps_failed), iterations, adv_pred."""
 
     eps_found: torch.Tensor
     eps_failed: torch.Tensor
@@ -75,11 +84,13 @@ class RadiusSearch:
         pred: torch.Tensor,
         start: torch.Tensor | None = None,
         hi: torch.Tensor | None = None,
+        measure: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> SearchResult:
         """Search every example not `fooled` already. `start`/`hi`: a known adversarial point
         and its radius per example (inf where none), e.g. from a weaker attack; the search then
-        only looks below hi."""
-        state = _State(x, fooled, pred, start, hi)
+        only looks below hi. `measure(rows, points)`: the exact distances of the points found
+        for those rows (None: a point counts as found at the radius of its attempt)."""
+        state = _State(x, fooled, pred, start, hi, measure=measure)
         self._bracket(attempt, state)
         self._bisect(attempt, state)
         return state.result()
@@ -131,8 +142,9 @@ class _State:
     """Per example: the bracket [lo, hi], the point found at hi (and its prediction), and the
     last iterate of the latest failed attempt (the warm start upward)."""
 
-    def __init__(self, x, fooled, pred, start, hi, lo=None):
+    def __init__(self, x, fooled, pred, start, hi, lo=None, measure=None):
         n = len(x)
+        self.measure = measure
         f64 = dict(dtype=torch.float64, device=x.device)
         self.x, self.fooled = x, fooled
         self.lo = torch.zeros(n, **f64) if lo is None else lo.to(**f64).clone()
@@ -145,7 +157,11 @@ class _State:
     def record(self, rows, eps, out: Attempt) -> None:
         self.iterations[rows] += out.iterations
         won, lost = rows[out.success], rows[~out.success]
-        self.hi[won] = torch.minimum(self.hi[won], eps[out.success])
+        found_at = eps[out.success]
+        if self.measure is not None and len(won):
+            distance = self.measure(won, out.adv[out.success]).to(found_at)
+            found_at = torch.minimum(found_at, distance)
+        self.hi[won] = torch.minimum(self.hi[won], found_at)
         self.adv[won], self.pred[won] = out.adv[out.success], out.pred[out.success]
         self.lo[lost] = torch.maximum(self.lo[lost], eps[~out.success])
         self.last[lost], self.last_pred[lost] = out.adv[~out.success], out.pred[~out.success]
@@ -155,4 +171,4 @@ class _State:
         never = (~self.fooled & torch.isinf(self.hi)).view(-1, *[1] * (self.x.dim() - 1))
         adv = torch.where(never, self.last, self.adv)
         pred = torch.where(never.flatten(), self.last_pred, self.pred)
-        return SearchResult(found, self.lo, adv, self.iterations, pred)
+        return SearchResult(found, torch.minimum(self.lo, found), adv, self.iterations, pred)
