@@ -194,10 +194,10 @@ def test_adversarial_images_are_valid(attacks, binary, name):
     assert torch.equal(res.adv_pred[ok], pred)
 
 
-def test_auto_never_worse_than_its_frank_wolfe_stage_alone(attacks, binary):
+def test_auto_never_worse_than_its_first_stage_alone(attacks, binary):
     _, x, labels, _ = binary
     attack, auto = attacks["auto"]
-    alone = attack.stages["wasserstein_fw"](x, labels)
+    alone = attack.stages["wasserstein_pgd"](x, labels)
     assert (auto.eps_found <= alone.eps_found).all(), (auto.eps_found, alone.eps_found)
 
 
@@ -234,8 +234,8 @@ class _Fixed:
         return self.result
 
 
-def test_auto_eps_failed_stays_below_eps_found_when_pgd_improves(binary):
-    """FW breaks the example at 0.2 after failing at 0.18; PGD, searching below 0.2, breaks it
+def test_auto_eps_failed_stays_below_eps_found_when_fw_improves(binary):
+    """PGD breaks the example at 0.2 after failing at 0.18; FW, searching below 0.2, breaks it
     at 0.1 after failing at 0.099. auto reports eps_found 0.1: no radius above it has failed."""
     from wsattack.attacks import AttackResult
 
@@ -257,11 +257,11 @@ def test_auto_eps_failed_stays_below_eps_found_when_pgd_improves(binary):
 
     auto = AutoWasserstein(model, kernel_size=3)
     auto.stages = {
-        "wasserstein_fw": _Fixed(result(0.2, 0.18)),
-        "wasserstein_pgd": _Fixed(result(0.1, 0.099)),
+        "wasserstein_pgd": _Fixed(result(0.2, 0.18)),
+        "wasserstein_fw": _Fixed(result(0.1, 0.099)),
     }
     res = auto(x, labels)
-    assert res.eps_found.tolist() == [0.1] and res.found_by == ["wasserstein_pgd"]
+    assert res.eps_found.tolist() == [0.1] and res.found_by == ["wasserstein_fw"]
     assert (res.eps_failed < res.eps_found).all(), (res.eps_failed, res.eps_found)
 
 
@@ -333,9 +333,9 @@ def _fixed_result(x, labels, found, failed, pred):
 
 
 def test_auto_runner_up_stage_aims_at_the_next_likeliest_class(ternary):
-    """runner_up=1: PGD runs once more, aimed at each example's likeliest class other than its
-    label; what it finds below the untargeted radius is kept and named, with the radius below
-    it at which that run failed."""
+    """runner_up=1: after FW, PGD runs once more, aimed at each example's likeliest class other
+    than its label; what it finds below the best radius so far is kept and named, with the
+    radius below it at which that run failed."""
     model, x, labels, _, _ = ternary
     with torch.no_grad():
         logits = model(x)
@@ -348,8 +348,8 @@ def test_auto_runner_up_stage_aims_at_the_next_likeliest_class(ternary):
     )
     auto = AutoWasserstein(model, kernel_size=3, runner_up=1)
     auto.stages = {
-        "wasserstein_fw": _Fixed(_fixed_result(x, labels, 0.3, 0.25, runner)),
         "wasserstein_pgd": pgd,
+        "wasserstein_fw": _Fixed(_fixed_result(x, labels, 0.3, 0.25, runner)),
     }
     res = auto(x, labels)
     assert pgd.calls == [None, runner.tolist()]
