@@ -67,7 +67,7 @@ class AutoWasserstein:
         self,
         model,
         fw_steps: int = 10,
-        fw_gamma: float = 0.01,
+        fw_gamma: float = 0.03,
         pgd_steps: int = 20,
         pgd_alpha: float = 2.0,
         pgd_alpha_final: float = 0.02,
