@@ -453,3 +453,17 @@ def test_repr_shows_the_settings(binary):
     )
     for piece in pieces:
         assert piece in text, (piece, text)
+
+
+def test_measured_radius_is_the_exact_distance_and_unmeasured_an_upper_bound(binary):
+    model, x, labels, lp = binary
+    kw = _settings(lp)
+    measured = WassersteinFW(model, **kw)
+    plain = WassersteinFW(model, measure=False, **kw)
+    assert "measure=False" in repr(plain)
+    res, up = measured(x, labels), plain(x, labels)
+    exact = verify(measured.ball, x, res).exact_cost
+    assert torch.allclose(res.eps_found, exact, rtol=1e-9), (res.eps_found, exact)
+    exact_up = verify(plain.ball, x, up).exact_cost
+    assert (up.eps_found >= exact_up * (1 - 1e-9)).all()
+    assert (up.eps_found > exact_up * 1.01).any()  # Frank-Wolfe's points lie inside the ball

@@ -24,9 +24,12 @@ class PlanAttack:
     images need no clamping and keep their mass exactly; without it, images are clamped to
     [0, 1] after each step (mass is lost, and the exact check transports what is left).
     loss: "margin" (default) or "ce". eps0, factor, eps_max, rtol: the per-example minimal-radius
-    search (`RadiusSearch`). judge: images -> predictions deciding success (e.g. a smoothed
-    classifier's hard vote); by default the model's argmax. The model runs in eval mode; its
-    mode is restored afterwards.
+    search (`RadiusSearch`). measure: solve each point found exactly (POT) and bracket at its
+    distance, so that eps_found is that distance (one solve per success: 2 ms on an MNIST image,
+    30 ms on a Fashion-MNIST one, 0.45 s on a CIFAR-10 one, on one CPU thread); False brackets
+    at the radius tried, as the point's upper bound. judge: images -> predictions deciding
+    success (e.g. a smoothed classifier's hard vote); by default the model's argmax. The model
+    runs in eval mode; its mode is restored afterwards.
     """
 
     def __init__(
@@ -41,12 +44,14 @@ class PlanAttack:
         factor: float = 2.0,
         eps_max: float = 4.0,
         rtol: float = 0.02,
+        measure: bool = True,
         judge: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
         LOSSES.get(loss)  # an unknown name fails here, not at the first step
         self.model, self.judge, self.loss = model, judge, loss
         self.ball = WassersteinBall(kernel_size=kernel_size, p=p, metric=metric, capacity=capacity)
         self.search = RadiusSearch(eps0=eps0, factor=factor, eps_max=eps_max, rtol=rtol)
+        self.measure = measure
 
     def _settings(self) -> dict:
         return {
@@ -58,6 +63,7 @@ class PlanAttack:
             "eps0": self.search.eps0,
             "eps_max": self.search.eps_max,
             "rtol": self.search.rtol,
+            "measure": self.measure,
         }
 
     def __repr__(self) -> str:
@@ -110,13 +116,12 @@ class PlanAttack:
         return attempt
 
     def measurer(self, x):
-        """The search's `measure`: the exact distance from x of the points found (a few ms per
-        image on the CPU, against hundreds for the attempt that found them)."""
+        """The search's `measure`: the exact distance from x of the points found (None when off)."""
 
         def measure(rows, points):
             return self.ball.distance(x[rows], points)
 
-        return measure
+        return measure if self.measure else None
 
     def remember(self, x):
         """State kept across the attempts of one call on the batch x; none by default."""
