@@ -97,11 +97,11 @@ class AutoWasserstein:
     def __call__(self, images, labels, targets=None) -> AttackResult:
         # On the model's device, like the stages' results, so that their indices apply here.
         images, labels, targets = batch_on_device(self.model, images, labels, targets)
-        best = self.stages["wasserstein_pgd"](images, labels, targets)
+        first = "wasserstein_pgd"
+        best = self.stages[first](images, labels, targets)
         broken = (best.success & (best.eps_found > 0)).nonzero().squeeze(1)
-        _forget(best, broken[~self._exact(images, best, broken)], images)
-        found = best.eps_found.tolist()
-        found_by = ["wasserstein_pgd" if 0 < e < math.inf else "" for e in found]
+        _forget(best, broken[~self._exact(first, images, best, broken)], images)
+        found_by = [first if 0 < e < math.inf else "" for e in best.eps_found.tolist()]
         rows = (~best.success | (best.eps_found > self.rerun_above)).nonzero().squeeze(1)
         if len(rows):
             self._improve(best, found_by, images, labels, rows, targets, "wasserstein_fw")
@@ -130,7 +130,7 @@ class AutoWasserstein:
         )
         better = again.success & (again.eps_found < hi)
         candidates = better.nonzero().squeeze(1)
-        better[candidates] = self._exact(images[rows], again, candidates)
+        better[candidates] = self._exact(stage, images[rows], again, candidates)
         _take(best, again, rows, better)
         for r in rows[better].tolist():
             found_by[r] = name or stage
@@ -145,11 +145,13 @@ class AutoWasserstein:
         order = others.argsort(dim=1, descending=True)
         return list(order[:, : min(self.runner_up, logits.shape[1] - 1)].t())
 
-    def _exact(self, images, result: AttackResult, idx) -> torch.Tensor:
-        """Whether the examples `idx` pass the exact check at their eps_found; on idx's device
-        (the exact solve runs on the CPU)."""
-        if len(idx) == 0:
-            return torch.zeros(0, dtype=torch.bool, device=idx.device)
+    def _exact(self, stage, images, result: AttackResult, idx) -> torch.Tensor:
+        """Whether the examples `idx` of the stage's `result` pass the exact check at their
+        eps_found; on idx's device (the exact solve runs on the CPU). A measuring stage's search
+        has checked them already (its eps_found is an exact distance), so they are not solved
+        twice."""
+        if len(idx) == 0 or self.stages[stage].measure:
+            return torch.ones(len(idx), dtype=torch.bool, device=idx.device)
         distance = self.ball.distance(images[idx].cpu(), result.adv[idx].cpu())
         return within_radius(distance, result.eps_found[idx].cpu()).to(idx.device)
 

@@ -10,7 +10,9 @@ An attack whose points lie deep inside the ball they were found in (Frank-Wolfe'
 combinations, or a plan that moves mass back and forth) can give the search a `measure`: the
 exact distance of each point found. The bracket's upper end is then that distance rather than
 the radius the attempt ran at, so that eps_found is the smallest radius the point is known to
-lie in, and bisection goes on below it.
+lie in, and bisection goes on below it. A point whose distance exceeds the radius it was found
+at (beyond the verification's round-off) counts as a failure there, so a measured eps_found has
+passed the exact check.
 
 Every attempt after the first starts from the best point known: upward from the last iterate
 (feasible at a smaller radius, so at the larger one), downward from the adversarial point at the
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
+from wsattack.attacks.verify import within_radius
 from wsattack.errors import ConfigError
 
 
@@ -156,15 +159,20 @@ class _State:
 
     def record(self, rows, eps, out: Attempt) -> None:
         self.iterations[rows] += out.iterations
-        won, lost = rows[out.success], rows[~out.success]
-        found_at = eps[out.success]
-        if self.measure is not None and len(won):
-            distance = self.measure(won, out.adv[out.success]).to(found_at)
-            found_at = torch.minimum(found_at, distance)
+        success, found_at = out.success, eps[out.success]
+        if self.measure is not None and success.any():
+            distance = self.measure(rows[success], out.adv[success]).to(found_at)
+            # A point outside the ball it was found in (beyond round-off) is no success there:
+            # the guard that lets callers trust a measured eps_found without solving again.
+            inside = within_radius(distance.cpu(), found_at).to(success.device)
+            success = success.clone()
+            success[success.nonzero().squeeze(1)] = inside
+            found_at = torch.minimum(eps[success], distance[inside])
+        won, lost = rows[success], rows[~success]
         self.hi[won] = torch.minimum(self.hi[won], found_at)
-        self.adv[won], self.pred[won] = out.adv[out.success], out.pred[out.success]
-        self.lo[lost] = torch.maximum(self.lo[lost], eps[~out.success])
-        self.last[lost], self.last_pred[lost] = out.adv[~out.success], out.pred[~out.success]
+        self.adv[won], self.pred[won] = out.adv[success], out.pred[success]
+        self.lo[lost] = torch.maximum(self.lo[lost], eps[~success])
+        self.last[lost], self.last_pred[lost] = out.adv[~success], out.pred[~success]
 
     def result(self) -> SearchResult:
         found = torch.where(self.fooled, 0.0, self.hi)
