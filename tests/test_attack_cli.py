@@ -88,6 +88,13 @@ def test_default_attack_is_auto_and_every_example_passes_the_exact_check(tmp_pat
     assert pd.read_csv(tmp_path / "summary.csv")["attack"].item() == "auto"
 
 
+@pytest.mark.parametrize("radii, first", [("[0.1,0.3]", 0.1), ("[0.02]", 0.02), ("[]", 0.0)])
+def test_auto_reruns_frank_wolfe_above_the_first_radius_reported(compose, radii, first):
+    # Below it an example PGD broke is broken at every radius reported: no rerun is needed.
+    cfg = compose("attack", [f"attack.report_radii={radii}"])
+    assert cfg.attack.name == "auto" and cfg.attack.params.rerun_above == first
+
+
 def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, checkpoint):
     _attack(tmp_path / "full", checkpoint)
     shutil.copytree(tmp_path / "full", tmp_path / "cut")
