@@ -204,10 +204,24 @@ def _check_list(key: str, value, default: ListConfig) -> None:
         raise ConfigTypeError(f"{key} must be a list, got {value!r}; fix: {key}=[...]")
     if key in PATH_LISTS and not all(isinstance(v, str) for v in value):
         raise ConfigTypeError(f"{key} must be a list of paths; fix: quote them, {key}=['1']")
-    if len(default) and all(_is_number(v) for v in default):
+    radii = key.endswith("radii")  # numbers even where the default is empty
+    if radii or (len(default) and all(_is_number(v) for v in default)):
         bad = [v for v in value if not _is_number(v)]
         if bad:
             raise ConfigTypeError(f"{key} must be a list of numbers; {bad[0]!r} is not one")
+    if radii:
+        _check_radii(key, list(value))
+
+
+def _check_radii(key: str, radii: list) -> None:
+    """Finite radii >= 0; reported ones smallest first (`auto` reruns Frank-Wolfe above the
+    first, and the tables list them in order)."""
+    bad = [r for r in radii if not (math.isfinite(r) and r >= 0)]
+    if bad:
+        raise ConfigError(f"{key} must hold finite radii >= 0; {bad[0]!r} is not one")
+    if key.endswith("report_radii") and radii != sorted(radii):
+        fix = ",".join(map(str, sorted(radii)))
+        raise ConfigError(f"{key} must list the radii smallest first; fix: {key}=[{fix}]")
 
 
 def _check_range(key: str, value, default) -> None:
