@@ -35,7 +35,7 @@ test: $(STAMP)  ## run the test suite (the CI command)
 lint: $(STAMP)  ## ruff checks
 	$(BIN)/ruff check src tests scripts
 
-demo: $(STAMP)  ## attack the packaged demo model on packaged Fashion-MNIST images (offline, about a minute on 2 cores)
+demo: $(STAMP)  ## attack the packaged demo model on packaged Fashion-MNIST images (offline, under a minute on 2 cores)
 	$(BIN)/wsattack attack cpu_threads=2
 	@echo "demo results (CSVs, plots): $$(ls -td outputs/attack/*/ | head -1)"
 
