@@ -13,6 +13,8 @@ outside the ball it claims), and a strong attack's radius must be close above it
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -382,6 +384,20 @@ def test_auto_runner_up_stage_never_loses_ground(ternary):
     assert set(res.found_by) <= {"wasserstein_fw", "wasserstein_pgd", "wasserstein_pgd_targeted"}
     with pytest.raises(ConfigError, match="runner_up"):
         AutoWasserstein(model, runner_up=-1)
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ({"fw_gamma": -1.0}, "auto's FW stage (fw_steps, fw_gamma): gamma must be positive"),
+        ({"fw_steps": 0}, "auto's FW stage"),
+        ({"pgd_alpha": 0.0}, "auto's PGD stage (pgd_steps, pgd_alpha, pgd_alpha_final)"),
+        ({"rtol": 0.0}, "need factor > 1 and rtol > 0"),  # shared: not blamed on a stage
+    ],
+)
+def test_auto_names_a_bad_stage_setting_as_auto_calls_it(ternary, setting, named):
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        AutoWasserstein(ternary[0], **setting)
 
 
 # --- model mode and repr -------------------------------------------------------------------------

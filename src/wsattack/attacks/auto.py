@@ -78,15 +78,16 @@ class AutoWasserstein:
         runner_up: int = 0,
         **shared,
     ):
+        shared_part = PlanAttack(model, **shared)  # checks the shared settings under their names
+        self.ball, self.search = shared_part.ball, shared_part.search  # both stages search alike
+        pgd = dict(steps=pgd_steps, alpha=pgd_alpha, alpha_final=pgd_alpha_final)
         self.stages = {
-            "wasserstein_pgd": WassersteinPlanPGD(
-                model, steps=pgd_steps, alpha=pgd_alpha, alpha_final=pgd_alpha_final, **shared
+            "wasserstein_pgd": _stage(WassersteinPlanPGD, model, "pgd", pgd, shared),
+            "wasserstein_fw": _stage(
+                WassersteinFW, model, "fw", dict(steps=fw_steps, gamma=fw_gamma), shared
             ),
-            "wasserstein_fw": WassersteinFW(model, steps=fw_steps, gamma=fw_gamma, **shared),
         }
         self.model = model
-        self.ball = self.stages["wasserstein_pgd"].ball
-        self.search = self.stages["wasserstein_pgd"].search  # both stages search alike
         self.rerun_above = rerun_above
         if isinstance(runner_up, bool) or not isinstance(runner_up, int) or runner_up < 0:
             raise ConfigError(f"runner_up must be an integer >= 0, got {runner_up!r}")
@@ -157,6 +158,16 @@ class AutoWasserstein:
             return torch.ones(len(idx), dtype=torch.bool, device=idx.device)
         distance = self.ball.distance(images[idx].cpu(), result.adv[idx].cpu())
         return within_radius(distance, result.eps_found[idx].cpu()).to(idx.device)
+
+
+def _stage(cls, model, prefix, own: dict, shared: dict):
+    """A stage built from `auto`'s `prefix`_* settings; an error names them as `auto` calls them
+    (the stage's own message names its steps, alpha, gamma)."""
+    try:
+        return cls(model, **own, **shared)
+    except ConfigError as err:
+        names = ", ".join(f"{prefix}_{k}" for k in own)
+        raise ConfigError(f"auto's {prefix.upper()} stage ({names}): {err}") from None
 
 
 def _forget(result: AttackResult, bad, images) -> None:
