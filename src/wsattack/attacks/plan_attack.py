@@ -26,10 +26,10 @@ class PlanAttack:
     loss: "margin" (default) or "ce". eps0, factor, eps_max, rtol: the per-example minimal-radius
     search (`RadiusSearch`). measure: solve each point found exactly (POT) and bracket at its
     distance, so that eps_found is that distance (one solve per success: 2 ms on an MNIST image,
-    30 ms on a Fashion-MNIST one, 0.45 s on a CIFAR-10 one, on one CPU thread); False brackets
-    at the radius tried, as the point's upper bound. judge: images -> predictions deciding
-    success (e.g. a smoothed classifier's hard vote); by default the model's argmax. The model
-    runs in eval mode; its mode is restored afterwards.
+    30 ms on a Fashion-MNIST one, 0.45 s on a CIFAR-10 one, on one CPU thread; a batch's solves share
+    `torch.get_num_threads()` threads); False brackets at the radius tried, as the point's upper
+    bound. judge: images -> predictions deciding success (e.g. a smoothed classifier's hard vote);
+    by default the model's argmax. The model runs in eval mode; its mode is restored afterwards.
     """
 
     def __init__(
