@@ -15,7 +15,7 @@ JOBS ?= 2
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint demo demo-assets bench bench-sinkhorn bench-attack bench-certify bench-strength bench-sequential \
+.PHONY: help install test lint demo demo-assets bench bench-sinkhorn bench-attack bench-certify bench-strength check-headroom bench-sequential \
 	simulate-sequential reproduce-wong2019-mnist reproduce-levine2020-mnist clean
 
 help:  ## list the targets
@@ -59,6 +59,10 @@ bench-attack: $(STAMP)  ## attack speed against the authors' code (100 MNIST ima
 bench-strength: N = 100
 bench-strength: $(STAMP)  ## attack strength: acc@radius of each attack on wong2019_mnist_robust (+ MODELS="NAME=CKPT[@DATASET] ..."), N=100 (outputs/bench/strength/)
 	$(BIN)/python scripts/bench_attack_strength.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR) $(if $(ATTACKS),--attacks $(ATTACKS)) $(foreach m,$(MODELS),--model $(m))
+
+check-headroom: N = 100
+check-headroom: $(STAMP)  ## what 10x costlier attacks break that auto left standing at 0.05/0.1/0.2/0.3 (MODEL=zoo:wong2019_mnist_robust, DATASET=mnist), N=100 (outputs/bench/headroom/)
+	$(BIN)/python scripts/check_attack_headroom.py --n $(N) --data $(DATA) --zoo-dir $(ZOO_DIR) --radii 0.05,0.1,0.2,0.3 $(if $(MODEL),--model $(MODEL)) $(if $(DATASET),--dataset $(DATASET))
 
 bench-sequential: N = 500
 bench-sequential: $(STAMP)  ## sequential vs fixed certification, sigma=0.01 zoo models, radii 0.005/0.01/0.015, N=500 (outputs/bench/sequential_certify/)
