@@ -29,9 +29,8 @@ from wsattack import load_dataset, load_model
 from wsattack.attacks.auto import AutoWasserstein
 from wsattack.attacks.frank_wolfe import WassersteinFW
 from wsattack.attacks.plan_pgd import WassersteinPlanPGD
-from wsattack.attacks.verify import verify, within_radius
+from wsattack.attacks.verify import verify
 from wsattack.errors import ConfigError
-from wsattack.models.modes import eval_mode
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -72,17 +71,13 @@ def costlier_attacks(model, steps: int, targeted_steps: int, classes: int):
 
 
 def broken_at(attack, x, labels, radius: float, target: int | None) -> torch.Tensor:
-    """Which rows of x the attack fools at `radius`, with a point whose exact distance is in it."""
+    """Which rows of x the attack fools at `radius` (aimed at `target` unless None), with a point
+    whose exact distance is within it (`at_radius`)."""
     rows = torch.arange(len(x)) if target is None else (labels != target).nonzero().squeeze(1)
     hit = torch.zeros(len(x), dtype=torch.bool)
-    if len(rows) == 0:  # nothing standing, or every one of this class
-        return hit
-    eps = torch.full((len(rows),), radius, dtype=torch.float64)
-    aim = None if target is None else torch.full_like(labels[rows], target)
-    out = attack.attempt(x[rows], labels[rows], aim, eps, x[rows].clone())
-    if out.success.any():
-        distance = attack.ball.distance(x[rows][out.success], out.adv[out.success])
-        hit[rows[out.success][within_radius(distance, eps[out.success])]] = True
+    if len(rows):  # nothing standing, or every one of the target class
+        aim = None if target is None else torch.full_like(labels[rows], target)
+        hit[rows] = attack.at_radius(x[rows], labels[rows], radius, aim).success.cpu()
     return hit
 
 
@@ -107,12 +102,11 @@ def headroom(model, x, labels, radii, steps, targeted_steps) -> list[dict]:
         }
         broken: dict[str, torch.Tensor] = {}
         seconds: dict[str, float] = {}
-        with eval_mode(model):
-            for name, attack, target in costlier_attacks(model, steps, targeted_steps, classes):
-                start = time.perf_counter()
-                hit = broken_at(attack, x[standing], labels[standing], r, target)
-                broken[name] = broken.get(name, hit) | hit
-                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+        for name, attack, target in costlier_attacks(model, steps, targeted_steps, classes):
+            start = time.perf_counter()
+            hit = broken_at(attack, x[standing], labels[standing], r, target)
+            broken[name] = broken.get(name, hit) | hit
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
         missed = torch.stack(list(broken.values())).any(dim=0)
         row["missed"] = int(missed.sum())
         row.update({f"broken_{name}": int(hit.sum()) for name, hit in broken.items()})

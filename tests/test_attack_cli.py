@@ -89,10 +89,12 @@ def test_default_attack_is_auto_and_every_example_passes_the_exact_check(tmp_pat
 
 
 @pytest.mark.parametrize("radii, first", [("[0.1,0.3]", 0.1), ("[0.02]", 0.02), ("[]", 0.0)])
-def test_auto_reruns_frank_wolfe_above_the_first_radius_reported(compose, radii, first):
-    # Below it an example PGD broke is broken at every radius reported: no rerun is needed.
+def test_auto_follows_the_radii_reported(compose, radii, first):
+    """Frank-Wolfe reruns above the first radius reported (below it an example PGD broke is
+    broken at every radius reported), and the last stage attacks at each radius reported."""
     cfg = compose("attack", [f"attack.report_radii={radii}"])
     assert cfg.attack.name == "auto" and cfg.attack.params.rerun_above == first
+    assert list(cfg.attack.params.radii) == list(cfg.attack.report_radii)
 
 
 def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, checkpoint):

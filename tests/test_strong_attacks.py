@@ -23,6 +23,8 @@ import torch
 from local_lp import local_variables
 
 from wsattack.attacks import AutoWasserstein, WassersteinFW, WassersteinPGD, WassersteinPlanPGD
+from wsattack.attacks.auto import AT_RADIUS
+from wsattack.attacks.search import Attempt
 from wsattack.attacks.verify import verify
 from wsattack.errors import ConfigError
 from wsattack.ot import wasserstein_cost
@@ -206,7 +208,7 @@ def test_auto_never_worse_than_its_first_stage_alone(attacks, binary):
 def test_auto_names_the_stage_that_found_each_radius(attacks):
     attack, res = attacks["auto"]
     stages = set(attack.stages)
-    assert stages == {"wasserstein_fw", "wasserstein_pgd"}
+    assert stages == {"wasserstein_fw", "wasserstein_pgd", AT_RADIUS}
     assert res.found_by is not None and len(res.found_by) == len(res.eps_found)
     for found, by in zip(res.eps_found.tolist(), res.found_by, strict=False):
         if np.isfinite(found) and found > 0:
@@ -239,9 +241,11 @@ class _Fixed:
         return self.result
 
 
-def test_auto_eps_failed_stays_below_eps_found_when_fw_improves(binary):
+def test_auto_eps_failed_stays_at_most_eps_found_when_fw_improves(binary):
     """PGD breaks the example at 0.2 after failing at 0.18; FW, searching below 0.2, breaks it
-    at 0.1 after failing at 0.099. auto reports eps_found 0.1: no radius above it has failed."""
+    at 0.1 after failing at 0.099. auto reports eps_found 0.1 and eps_failed 0.1: PGD's failure
+    at 0.18, above the radius kept, is recorded at it (as the search records a failure above a
+    measured radius), so the example counts as measured at every radius up to 0.1."""
     from wsattack.attacks import AttackResult
 
     model, x, labels, _ = binary
@@ -267,10 +271,66 @@ def test_auto_eps_failed_stays_below_eps_found_when_fw_improves(binary):
     }
     res = auto(x, labels)
     assert res.eps_found.tolist() == [0.1] and res.found_by == ["wasserstein_fw"]
-    assert (res.eps_failed < res.eps_found).all(), (res.eps_failed, res.eps_found)
+    assert res.eps_failed.tolist() == [0.1]
+    auto.stages["wasserstein_pgd"] = _Fixed(result(0.2, 0.05))  # no failure above 0.1
+    assert auto(x, labels).eps_failed.tolist() == [0.099]
 
 
 # --- targeted mode -------------------------------------------------------------------------------
+
+
+def test_at_radius_breaks_just_above_the_lp_minimum_and_never_below(binary):
+    """One PGD run at a fixed radius: every example at 1.02x its LP minimum, none at 0.98x (a
+    success there would be an image outside its ball). A success's eps_found is its exact
+    distance, within the radius; a failure keeps its clean image, with eps_failed the radius."""
+    model, x, labels, lp = binary
+    pgd = WassersteinPlanPGD(model, steps=60, **_settings(lp))
+    above, below = pgd.at_radius(x, labels, lp * 1.02), pgd.at_radius(x, labels, lp * 0.98)
+    assert above.success.all() and not below.success.any()
+    assert (above.eps_found >= lp * (1 - 1e-6)).all()
+    assert (above.eps_found <= lp * 1.02 * (1 + 1e-3)).all()
+    assert (verify(pgd.ball, x, above).verified == 1).all()
+    assert torch.isinf(below.eps_found).all() and torch.equal(below.adv, x)
+    assert torch.allclose(below.eps_failed, lp * 0.98) and torch.equal(below.adv_pred, labels)
+
+
+class _ClaimsOutside(WassersteinPlanPGD):
+    """Claims to fool every example with its mass moved 2 pixels: outside a 3x3 ball."""
+
+    def attempt(self, x, labels, targets, eps, start, recall=None):
+        moved = torch.roll(x, 2, dims=-1)
+        claimed = torch.ones(len(x), dtype=torch.bool)
+        return Attempt(claimed, moved, claimed.long(), 1 - labels)
+
+
+def test_at_radius_counts_no_point_outside_the_ball(binary):
+    model, x, labels, lp = binary
+    res = _ClaimsOutside(model, **_settings(lp)).at_radius(x, labels, 0.5)
+    assert not res.success.any() and torch.isinf(res.eps_found).all()
+    assert torch.equal(res.adv, x) and torch.equal(res.adv_pred, labels)
+
+
+def test_auto_last_stage_breaks_each_example_at_the_radius_reported(binary):
+    """A coarse search (rtol 1) leaves radii up to 2x the LP minima. With each example's 1.05x
+    LP minimum among the reported radii, the last stage breaks every example there: within the
+    radius, never below the LP minimum, verified, and named. Without radii it does not run."""
+    model, x, labels, lp = binary
+    kw = dict(_settings(lp), rtol=1.0, pgd_steps=1, fw_steps=1)
+    coarse = AutoWasserstein(model, **kw)(x, labels)
+    assert (coarse.eps_found > lp * 1.1).any()  # room for the last stage
+    assert AT_RADIUS not in coarse.found_by
+    radii = (lp * 1.05).tolist()
+    auto = AutoWasserstein(model, radii=radii, final_window=10.0, **kw)
+    res = auto(x, labels)
+    assert (res.eps_found <= lp * 1.05 * (1 + 1e-3)).all()
+    assert (res.eps_found >= lp * (1 - 1e-6)).all()
+    assert (res.eps_found <= coarse.eps_found).all()
+    assert (verify(auto.ball, x, res).verified == 1).all()
+    improved = (res.eps_found < coarse.eps_found).tolist()
+    assert any(improved)
+    assert [by == AT_RADIUS for by in res.found_by] == improved
+    # The search's failures stay on record (at most the radius kept): still measured below it.
+    assert (res.eps_failed <= res.eps_found).all() and (res.eps_failed > 0).all()
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +403,7 @@ def _fixed_result(x, labels, found, failed, pred):
 def test_auto_runner_up_stage_aims_at_the_next_likeliest_class(ternary):
     """runner_up=1: after FW, PGD runs once more, aimed at each example's likeliest class other
     than its label; what it finds below the best radius so far is kept and named, with the
-    radius below it at which that run failed."""
+    largest radius any stage failed at, at most that radius."""
     model, x, labels, _, _ = ternary
     with torch.no_grad():
         logits = model(x)
@@ -363,7 +423,8 @@ def test_auto_runner_up_stage_aims_at_the_next_likeliest_class(ternary):
     assert pgd.calls == [None, runner.tolist()]
     assert res.eps_found.tolist() == [0.1] * len(x)
     assert res.found_by == ["wasserstein_pgd_targeted"] * len(x)
-    assert res.eps_failed.tolist() == [0.099] * len(x)
+    # PGD's failure at 0.18 and Frank-Wolfe's at 0.25 lie above the radius kept: recorded at it.
+    assert res.eps_failed.tolist() == [0.1] * len(x)
     targets = (labels + 1) % 3  # a targeted evaluation has no runner-up stage
     pgd.results[tuple(targets.tolist())] = _fixed_result(x, labels, 0.2, 0.18, targets)
     pgd.calls.clear()
@@ -389,9 +450,12 @@ def test_auto_runner_up_stage_never_loses_ground(ternary):
 @pytest.mark.parametrize(
     ("setting", "named"),
     [
-        ({"fw_gamma": -1.0}, "auto's FW stage (fw_steps, fw_gamma): gamma must be positive"),
-        ({"fw_steps": 0}, "auto's FW stage"),
-        ({"pgd_alpha": 0.0}, "auto's PGD stage (pgd_steps, pgd_alpha, pgd_alpha_final)"),
+        ({"fw_gamma": -1.0}, "auto's fw_steps, fw_gamma: gamma must be positive"),
+        ({"fw_steps": 0}, "auto's fw_steps, fw_gamma: steps"),
+        ({"pgd_alpha": 0.0}, "auto's pgd_steps, pgd_alpha, pgd_alpha_final: need steps >= 1"),
+        ({"final_steps": 0}, "auto's final_steps, pgd_alpha, pgd_alpha_final: need steps >= 1"),
+        ({"final_window": 0.9}, "final_window must be >= 1"),
+        ({"radii": [0.1, float("nan")]}, "radii must be finite and >= 0"),
         ({"rtol": 0.0}, "need factor > 1 and rtol > 0"),  # shared: not blamed on a stage
     ],
 )

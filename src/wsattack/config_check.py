@@ -29,6 +29,7 @@ COUNTS = frozenset(
         "channels",
         "epochs",
         "eval_limit",
+        "final_steps",
         "fw_steps",
         "height",
         "kernel_size",
@@ -53,7 +54,9 @@ COUNTS = frozenset(
 # Leaf names of integers where 0 means "off" or is a valid seed: a non-negative integer.
 NON_NEGATIVE_INTS = frozenset({"checkpoint_every", "cpu_threads", "every", "seed", "size"})
 # Leaf names of reals that are positive wherever they appear (rates, radii, exponents...).
-POSITIVE_NUMBERS = frozenset({"eps0", "eps_max", "factor", "lam", "lr", "p", "radius", "rtol"})
+POSITIVE_NUMBERS = frozenset(
+    {"eps0", "eps_max", "factor", "final_window", "lam", "lr", "p", "radius", "rtol"}
+)
 # Leaf names of reals that may be 0 but never negative (penalties, tolerances); a noise sigma is
 # checked by its noise model, which also refuses 0.
 NON_NEGATIVE_NUMBERS = frozenset(

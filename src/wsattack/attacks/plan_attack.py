@@ -10,9 +10,11 @@ import torch
 from wsattack.attacks.balls import WassersteinBall
 from wsattack.attacks.inputs import batch_on_device, clean_predictions
 from wsattack.attacks.losses import LOSSES, attack_loss
-from wsattack.attacks.result import AttackResult, fooled
+from wsattack.attacks.result import NOT_FOOLED, AttackResult, fooled
 from wsattack.attacks.search import Attempt, RadiusSearch
+from wsattack.attacks.verify import within_radius
 from wsattack.models.modes import eval_mode
+from wsattack.ot.inputs import _eps_tensor
 from wsattack.ot.settings import DEFAULTS
 
 
@@ -26,10 +28,11 @@ class PlanAttack:
     loss: "margin" (default) or "ce". eps0, factor, eps_max, rtol: the per-example minimal-radius
     search (`RadiusSearch`). measure: solve each point found exactly (POT) and bracket at its
     distance, so that eps_found is that distance (one solve per success: 2 ms on an MNIST image,
-    30 ms on a Fashion-MNIST one, 0.45 s on a CIFAR-10 one, on one CPU thread; a batch's solves share
-    `torch.get_num_threads()` threads); False brackets at the radius tried, as the point's upper
-    bound. judge: images -> predictions deciding success (e.g. a smoothed classifier's hard vote);
-    by default the model's argmax. The model runs in eval mode; its mode is restored afterwards.
+    30 ms on a Fashion-MNIST one, 0.45 s on a CIFAR-10 one, on one CPU thread; a batch's solves
+    share `torch.get_num_threads()` threads); False brackets at the radius tried, as the point's
+    upper bound. judge: images -> predictions deciding success (e.g. a smoothed classifier's
+    hard vote); by default the model's argmax. The model runs in eval mode; its mode is restored
+    afterwards.
     """
 
     def __init__(
@@ -102,6 +105,31 @@ class PlanAttack:
             radius,
             found.eps_failed,
         )
+
+    def at_radius(self, images, labels, eps, targets=None) -> AttackResult:
+        """One attack at the fixed radius `eps` (a float or one per example) from the clean
+        images, without a search. A point counts as a success only inside that ball: with
+        `measure`, its exact distance (then its eps_found) must pass the check of `verify`;
+        eps_failed is eps where it failed."""
+        x, labels, targets = batch_on_device(self.model, images, labels, targets)
+        eps = _eps_tensor(eps, len(x), torch.float64, x.device)
+        with eval_mode(self.model):
+            with torch.no_grad():
+                clean_pred = clean_predictions(self.model, self.judge, x, labels, targets)
+            out = self.attempt(x, labels, targets, eps, x.clone())
+        success, found = out.success.clone(), torch.where(out.success, eps, NOT_FOOLED)
+        measure = self.measurer(x)
+        if measure is not None and success.any():
+            rows = success.nonzero().squeeze(1)
+            distance = measure(rows, out.adv[rows]).to(found)
+            found[rows] = distance
+            success[rows] = within_radius(distance.cpu(), eps[rows].cpu()).to(success.device)
+            found[~success] = NOT_FOOLED
+        adv = torch.where(success.view(-1, 1, 1, 1), out.adv, x)
+        pred = torch.where(success, out.pred, clean_pred)
+        failed = torch.where(success, 0.0, eps)
+        radius = torch.where(success, found, eps)
+        return AttackResult(adv, success, found, out.iterations, clean_pred, pred, radius, failed)
 
     def attempter(self, x, labels, targets):
         """The search's `attempt(rows, eps, start)` over this batch; an attack that keeps state
