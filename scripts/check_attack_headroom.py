@@ -1,8 +1,9 @@
 """Headroom of `auto`: what much costlier attacks break that `auto` left standing.
 
 A benchmark can only say how strong an attack is relative to others. This check asks the other
-question: is `auto` near the best that its kind of attack can do on a model? It runs `auto` with
-its defaults on the first N test images (every example verified), then, at each radius r, runs
+question: is `auto` near the best that its kind of attack can do on a model? It runs `auto` as
+`wsattack attack` does (its defaults, the radii checked as the reported ones) on the first N test
+images (every example verified), then, at each radius r, runs
 far costlier fixed-radius attacks on the examples `auto` left standing at r only:
 `wasserstein_pgd` and `wasserstein_fw` with --steps steps (10x their defaults), and
 `wasserstein_pgd` aimed at every other class in turn (--targeted-steps each). A point counts
@@ -82,7 +83,7 @@ def broken_at(attack, x, labels, radius: float, target: int | None) -> torch.Ten
 
 
 def headroom(model, x, labels, radii, steps, targeted_steps) -> list[dict]:
-    auto = AutoWasserstein(model, rerun_above=radii[0])  # as `wsattack attack` runs it
+    auto = AutoWasserstein(model, rerun_above=radii[0], radii=radii)  # as `wsattack attack` does
     start = time.perf_counter()
     res = auto(x, labels)
     auto_s = (time.perf_counter() - start) / len(x)

@@ -28,8 +28,9 @@ def script():
     return module
 
 
-def _weak_auto(model, rerun_above):
+def _weak_auto(model, rerun_above, radii):
     """An `auto` that tries one tiny radius only: it leaves every example standing at RADIUS."""
+    assert radii == [RADIUS]  # the script runs auto as `wsattack attack` does
     return AutoWasserstein(model, rerun_above=rerun_above, eps0=1e-3, eps_max=1e-3, pgd_steps=1)
 
 
