@@ -167,9 +167,9 @@ class AutoWasserstein:
     def _at_radii(self, best, found_by, images, labels, targets) -> None:
         """The last stage: at each radius of `radii` (smallest first), PGD with `final_steps`
         steps at that radius, on the examples standing there whose radius so far is at most
-        `final_window` times it. They decide the accuracy reported there, and a fixed radius
-        spends all the steps where it counts (the search's attempts, 20 steps each, fail just
-        below it on a few of them)."""
+        `final_window` times it. They decide the accuracy reported there, and a run at that
+        radius spends all its steps where it counts (on a few of them the search's 20-step
+        attempts failed at radii just above it)."""
         for radius in self.radii:
             found = best.eps_found
             rows = ((found > radius) & (found <= radius * self.final_window)).nonzero().squeeze(1)
