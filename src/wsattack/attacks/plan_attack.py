@@ -14,7 +14,7 @@ from wsattack.attacks.result import NOT_FOOLED, AttackResult, fooled
 from wsattack.attacks.search import Attempt, RadiusSearch
 from wsattack.attacks.verify import within_radius
 from wsattack.models.modes import eval_mode
-from wsattack.ot.inputs import _eps_tensor
+from wsattack.ot.inputs import eps_tensor
 from wsattack.ot.settings import DEFAULTS
 
 
@@ -112,7 +112,7 @@ class PlanAttack:
         `measure`, its exact distance (then its eps_found) must pass the check of `verify`;
         eps_failed is eps where it failed."""
         x, labels, targets = batch_on_device(self.model, images, labels, targets)
-        eps = _eps_tensor(eps, len(x), torch.float64, x.device)
+        eps = eps_tensor(eps, len(x), torch.float64, x.device)
         with eval_mode(self.model):
             with torch.no_grad():
                 clean_pred = clean_predictions(self.model, self.judge, x, labels, targets)

@@ -40,7 +40,7 @@ def _check_pair(x: torch.Tensor, other: torch.Tensor, name: str) -> None:
         raise ConfigError(f"x must be non-negative; its smallest pixel is {x.min().item():.3g}")
 
 
-def _eps_tensor(eps, batch: int, dtype, device) -> torch.Tensor:
+def eps_tensor(eps, batch: int, dtype, device) -> torch.Tensor:
     eps_t = torch.as_tensor(eps, dtype=dtype, device=device)
     if eps_t.dim() == 0:
         eps_t = eps_t.expand(batch)
@@ -61,7 +61,7 @@ def normalize(x, other, eps, name: str) -> Normalized:
         bad = torch.nonzero(mass <= 0).flatten().tolist()
         raise ConfigError(f"x must have positive total mass; examples {bad[:10]} have none")
     scale = mass.view(-1, 1, 1, 1)
-    eps_t = _eps_tensor(eps, x.shape[0], dtype, x.device)
+    eps_t = eps_tensor(eps, x.shape[0], dtype, x.device)
     return Normalized(x / scale, other.to(dtype) / scale, eps_t, mass)
 
 

@@ -39,7 +39,7 @@ import torch
 from wsattack.errors import ConfigError
 from wsattack.ot.cost import check_cost
 from wsattack.ot.feasible import make_feasible
-from wsattack.ot.inputs import _eps_tensor, ceiling, normalize
+from wsattack.ot.inputs import ceiling, eps_tensor, normalize
 from wsattack.ot.plans import column_sums, neighbours, plan_cost, valid_offsets
 
 
@@ -111,7 +111,7 @@ def linear_oracle(
         solver = _Solver(prob.x, prob.target, prob.eps, c, gamma, top)
         solver.run(state, int(max_iter), tol)
         # The budget from eps itself, not its float32 copy, which can round up.
-        eps64 = _eps_tensor(eps, len(x), torch.float64, x.device)
+        eps64 = eps_tensor(eps, len(x), torch.float64, x.device)
         plan = make_feasible(
             solver.plan().double(),
             prob.x.double(),

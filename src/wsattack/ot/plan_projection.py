@@ -13,7 +13,7 @@ import torch
 from wsattack.errors import ConfigError
 from wsattack.ot.cost import check_cost
 from wsattack.ot.feasible import make_feasible
-from wsattack.ot.inputs import _eps_tensor, ceiling, normalize
+from wsattack.ot.inputs import ceiling, eps_tensor, normalize
 from wsattack.ot.plans import valid_offsets
 
 # Growth of the upper bracket of mu past the value at which every row keeps its mass in place.
@@ -181,7 +181,7 @@ def project_plan(
         # output the budget keeps room for rounding the result to float32.
         x64 = x.to(torch.float64)
         mass64 = x64.sum(dim=(1, 2, 3))
-        eps_total = _eps_tensor(eps, B, torch.float64, x.device) * mass64
+        eps_total = eps_tensor(eps, B, torch.float64, x.device) * mass64
         if plan.dtype != torch.float64:
             eps_total = eps_total * (1 - 4 * torch.finfo(plan.dtype).eps)
         P = P.to(torch.float64) * mass64[rows.ex].unsqueeze(1)
