@@ -282,7 +282,9 @@ def test_auto_eps_failed_stays_at_most_eps_found_when_fw_improves(binary):
 def test_at_radius_breaks_just_above_the_lp_minimum_and_never_below(binary):
     """One PGD run at a fixed radius: every example at 1.02x its LP minimum, none at 0.98x (a
     success there would be an image outside its ball). A success's eps_found is its exact
-    distance, within the radius; a failure keeps its clean image, with eps_failed the radius."""
+    distance, within the radius; a failure returns its last iterate, as every attack does
+    (`AttackResult.adv`): inside the ball, still classified as its label, with eps_failed the
+    radius."""
     model, x, labels, lp = binary
     pgd = WassersteinPlanPGD(model, steps=60, **_settings(lp))
     above, below = pgd.at_radius(x, labels, lp * 1.02), pgd.at_radius(x, labels, lp * 0.98)
@@ -290,8 +292,10 @@ def test_at_radius_breaks_just_above_the_lp_minimum_and_never_below(binary):
     assert (above.eps_found >= lp * (1 - 1e-6)).all()
     assert (above.eps_found <= lp * 1.02 * (1 + 1e-3)).all()
     assert (verify(pgd.ball, x, above).verified == 1).all()
-    assert torch.isinf(below.eps_found).all() and torch.equal(below.adv, x)
+    assert torch.isinf(below.eps_found).all() and not torch.equal(below.adv, x)
     assert torch.allclose(below.eps_failed, lp * 0.98) and torch.equal(below.adv_pred, labels)
+    assert torch.equal(model(below.adv).argmax(1), labels)
+    assert (verify(pgd.ball, x, below).verified == 1).all()  # within radius = eps_failed
 
 
 class _ClaimsOutside(WassersteinPlanPGD):

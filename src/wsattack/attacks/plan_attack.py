@@ -10,9 +10,8 @@ import torch
 from wsattack.attacks.balls import WassersteinBall
 from wsattack.attacks.inputs import batch_on_device, clean_predictions
 from wsattack.attacks.losses import LOSSES, attack_loss
-from wsattack.attacks.result import NOT_FOOLED, AttackResult, fooled
+from wsattack.attacks.result import AttackResult, fooled
 from wsattack.attacks.search import Attempt, RadiusSearch
-from wsattack.attacks.verify import within_radius
 from wsattack.models.modes import eval_mode
 from wsattack.ot.inputs import eps_tensor
 from wsattack.ot.settings import DEFAULTS
@@ -87,13 +86,34 @@ class PlanAttack:
     ) -> AttackResult:
         """Attack; `start`/`hi` optionally give known adversarial points and their radii (only
         smaller radii are then searched)."""
+
+        def search(attempt, x, broken, clean_pred, measure):
+            return self.search.run(attempt, x, broken, clean_pred, start, hi, measure)
+
+        return self._attack(images, labels, targets, search)
+
+    def at_radius(self, images, labels, eps, targets=None) -> AttackResult:
+        """One attack at the fixed radius `eps` (a float or one per example) from the clean
+        images, without a search (`RadiusSearch.once`). A point counts as a success only inside
+        that ball: with `measure`, its exact distance (then its eps_found) must pass the check
+        of `verify`; eps_failed is eps where it failed."""
+
+        def once(attempt, x, broken, clean_pred, measure):
+            radii = eps_tensor(eps, len(x), torch.float64, x.device)
+            return self.search.once(attempt, x, broken, clean_pred, radii, measure)
+
+        return self._attack(images, labels, targets, once)
+
+    def _attack(self, images, labels, targets, search) -> AttackResult:
+        """The batch checked and on the model's device, the model in eval mode, and `search`
+        (attempt, x, already fooled, clean predictions, measure) -> `SearchResult` as a result."""
         x, labels, targets = batch_on_device(self.model, images, labels, targets)
         with eval_mode(self.model):
             with torch.no_grad():
                 clean_pred = clean_predictions(self.model, self.judge, x, labels, targets)
             broken = fooled(clean_pred, labels, targets)
             attempt = self.attempter(x, labels, targets)
-            found = self.search.run(attempt, x, broken, clean_pred, start, hi, self.measurer(x))
+            found = search(attempt, x, broken, clean_pred, self.measurer(x))
         radius = torch.where(torch.isfinite(found.eps_found), found.eps_found, found.eps_failed)
         return AttackResult(
             found.adv.detach(),
@@ -105,31 +125,6 @@ class PlanAttack:
             radius,
             found.eps_failed,
         )
-
-    def at_radius(self, images, labels, eps, targets=None) -> AttackResult:
-        """One attack at the fixed radius `eps` (a float or one per example) from the clean
-        images, without a search. A point counts as a success only inside that ball: with
-        `measure`, its exact distance (then its eps_found) must pass the check of `verify`;
-        eps_failed is eps where it failed."""
-        x, labels, targets = batch_on_device(self.model, images, labels, targets)
-        eps = eps_tensor(eps, len(x), torch.float64, x.device)
-        with eval_mode(self.model):
-            with torch.no_grad():
-                clean_pred = clean_predictions(self.model, self.judge, x, labels, targets)
-            out = self.attempt(x, labels, targets, eps, x.clone())
-        success, found = out.success.clone(), torch.where(out.success, eps, NOT_FOOLED)
-        measure = self.measurer(x)
-        if measure is not None and success.any():
-            rows = success.nonzero().squeeze(1)
-            distance = measure(rows, out.adv[rows]).to(found)
-            found[rows] = distance
-            success[rows] = within_radius(distance.cpu(), eps[rows].cpu()).to(success.device)
-            found[~success] = NOT_FOOLED
-        adv = torch.where(success.view(-1, 1, 1, 1), out.adv, x)
-        pred = torch.where(success, out.pred, clean_pred)
-        failed = torch.where(success, 0.0, eps)
-        radius = torch.where(success, found, eps)
-        return AttackResult(adv, success, found, out.iterations, clean_pred, pred, radius, failed)
 
     def attempter(self, x, labels, targets):
         """The search's `attempt(rows, eps, start)` over this batch; an attack that keeps state

@@ -118,6 +118,24 @@ class RadiusSearch:
         found.eps_failed = torch.where(settled, lo.to(found.eps_failed), found.eps_failed)
         return found
 
+    def once(
+        self,
+        attempt: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Attempt],
+        x: torch.Tensor,
+        fooled: torch.Tensor,
+        pred: torch.Tensor,
+        eps: torch.Tensor,
+        measure: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    ) -> SearchResult:
+        """No search: one attempt at the radii `eps` from x on every example not `fooled`, its
+        points recorded as `run` records them (a measured point outside its radius is a
+        failure)."""
+        state = _State(x, fooled, pred, None, None, measure=measure)
+        rows = (~fooled).nonzero().squeeze(1)
+        if len(rows):
+            state.record(rows, eps[rows], attempt(rows, eps[rows], x[rows]))
+        return state.result()
+
     def _bracket(self, attempt, s: _State) -> None:
         eps = torch.full_like(s.lo, self.eps0)
         pending = ~s.fooled & torch.isinf(s.hi)
@@ -172,7 +190,12 @@ class _State:
         self.hi[won] = torch.minimum(self.hi[won], found_at)
         self.adv[won], self.pred[won] = out.adv[success], out.pred[success]
         self.lo[lost] = torch.maximum(self.lo[lost], eps[~success])
-        self.last[lost], self.last_pred[lost] = out.adv[~success], out.pred[~success]
+        # The last iterate is a warm start and a returned point: never one outside its ball.
+        kept = ~(out.success | success)[~success]
+        self.last[lost[kept]], self.last_pred[lost[kept]] = (
+            out.adv[~success][kept],
+            out.pred[~success][kept],
+        )
 
     def result(self) -> SearchResult:
         found = torch.where(self.fooled, 0.0, self.hi)
