@@ -23,6 +23,7 @@ PUBLIC_MODULES = [
     "wsattack.ot.cost",
     "wsattack.ot.exact",
     "wsattack.ot.projection",
+    "wsattack.ot.rows",
     "wsattack.ot.settings",
     "wsattack.smoothing.attackable",
     "wsattack.smoothing.certifier",

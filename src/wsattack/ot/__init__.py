@@ -8,7 +8,8 @@
 - `project_plan`: the exact Euclidean projection of a local transport plan (Wu et al. 2020).
 - `linear_oracle`: the entropic linear oracle over plans for Frank-Wolfe (Wu et al. 2020).
 - `plans`: local plans as (B, C, k*k, H, W) tensors; `feasible.make_feasible` rounds any plan to
-  an exactly feasible one.
+  an exactly feasible one; `rows.PlanRows` holds a plan's rows of the pixels with mass only, for
+  the solvers that work source by source.
 - `exact_cost`: exact (network simplex) transport cost between two images, for verification.
 """
 

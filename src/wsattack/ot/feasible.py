@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import torch
 
-from wsattack.ot.plans import column_sums, identity_plan, neighbours, plan_cost
+from wsattack.ot.plans import column_sums, identity_plan, plan_cost
+from wsattack.ot.rows import PlanRows
 
 # Rounds of "send the excess back"; each removes all current excess, and the mass it returns to
 # sources at their own ceiling shrinks geometrically (about x0.6 a round on MNIST).
@@ -49,8 +50,11 @@ def make_feasible(
     plan = _exact_rows(plan, x, centre)
     if capacity is not None:
         ceiling = torch.maximum(capacity.to(plan.dtype).expand_as(x), x)
-        plan = _send_back_excess(plan, ceiling, k, centre, round_off)
-        plan = _close_overfull_columns(plan, ceiling, k, centre, round_off)
+        # The rounds move mass between sources with mass only: they work on those rows.
+        rows = PlanRows(x, k)
+        top = ceiling.reshape(-1)
+        P = _send_back_excess(rows.gather(plan), rows, top, round_off)
+        plan = rows.scatter(_close_overfull_columns(P, rows, top, round_off))
         plan = _mix_below_ceiling(plan, x, ceiling, k, round_off)
     return _mix_within_budget(plan, x, eps.to(plan.dtype), cost, k)
 
@@ -64,53 +68,56 @@ def _exact_rows(plan, x, centre):
     return plan
 
 
-def _send_back_excess(plan, ceiling, k, centre, round_off):
+def _send_back_excess(P, rows, top, round_off):
     """Move mass above a pixel's ceiling back to its sources, proportionally to what they sent.
 
     The mass a pixel j keeps from itself is at most x_j <= ceiling_j, so the mass it receives
     from others always covers its excess: the fraction taken back is at most 1.
     """
 
-    def fraction(sub, top):
-        cols = column_sums(sub)
+    def fraction(cols, kept):
         excess = (cols - top).clamp_min(0)
-        incoming = (cols - sub[:, :, centre]).clamp_min(torch.finfo(sub.dtype).tiny)
-        over = (excess > round_off * top).flatten(1).any(dim=1)
-        return (excess / incoming).clamp(max=1.0), over
+        incoming = (cols - kept).clamp_min(torch.finfo(cols.dtype).tiny)
+        return (excess / incoming).clamp(max=1.0), excess > round_off * top
 
-    return _return_inflows(plan, ceiling, k, centre, fraction)
+    return _return_inflows(P, rows, fraction)
 
 
-def _close_overfull_columns(plan, ceiling, k, centre, round_off):
+def _close_overfull_columns(P, rows, top, round_off):
     """What the rounds leave over (proportional returns can cycle): send ALL mass others put on
     a still over-full pixel back to its sources. Such a pixel then holds at most its own mass
     x_j <= ceiling_j for good (no move ever adds to it again), so this ends within a few rounds
     and loses only the flows into those few pixels."""
 
-    def fraction(sub, top):
-        over = column_sums(sub) > top * (1 + round_off)
-        return over.to(sub.dtype), over.flatten(1).any(dim=1)
+    def fraction(cols, kept):
+        over = cols > top * (1 + round_off)
+        return over.to(cols.dtype), over
 
-    return _return_inflows(plan, ceiling, k, centre, fraction)
+    return _return_inflows(P, rows, fraction)
 
 
-def _return_inflows(plan, ceiling, k, centre, fraction):
-    """Rounds of: (f, over) = fraction(plan, ceiling); every pixel j gives back the share f_j of
-    the mass others sent it, to the centres of its sources. Only the examples still `over` are
-    computed on (they converge at different rates)."""
-    active = torch.arange(len(plan), device=plan.device)
+def _return_inflows(P, rows, fraction):
+    """Rounds of: (f, over) = fraction(column sums, mass each pixel keeps from itself) per
+    pixel; every pixel j gives back the share f_j of the mass others sent it, to the centres of
+    its sources. Only the rows of the examples with a pixel still `over` are computed on (they
+    converge at different rates); mass never leaves its example, so their columns are whole."""
+    centre = rows.K // 2
+    live = torch.arange(len(P), device=P.device)
+    sub, dest = P, rows.dest
     for _ in range(_CAPACITY_ROUNDS):
-        sub = plan[active]
-        share, over = fraction(sub, ceiling[active])
+        cols = rows.columns(sub, dest)[:-1]
+        kept = torch.zeros_like(cols).index_put_((rows.idx[live],), sub[:, centre])
+        share, over = fraction(cols, kept)
+        over = over.view(rows.shape[0], -1).any(dim=1)[rows.ex[live]]
         if not over.any():
             break
-        active, sub = active[over], sub[over]
-        back = sub * neighbours(share[over], k)
-        back[:, :, centre] = 0
+        live, sub, dest = live[over], sub[over], dest[over]
+        back = sub * torch.take(torch.cat([share, share.new_zeros(1)]), dest)
+        back[:, centre] = 0
         sub = sub - back
-        sub[:, :, centre] += back.sum(dim=2)
-        plan[active] = sub
-    return plan
+        sub[:, centre] += back.sum(dim=1)
+        P[live] = sub
+    return P
 
 
 def _mix_below_ceiling(plan, x, ceiling, k, round_off):

@@ -40,7 +40,8 @@ from wsattack.errors import ConfigError
 from wsattack.ot.cost import check_cost
 from wsattack.ot.feasible import make_feasible
 from wsattack.ot.inputs import ceiling, eps_tensor, normalize
-from wsattack.ot.plans import column_sums, neighbours, plan_cost, valid_offsets
+from wsattack.ot.plans import column_sums, plan_cost
+from wsattack.ot.rows import PlanRows
 
 
 @dataclass
@@ -127,32 +128,33 @@ def linear_oracle(
 
 
 class _Solver:
-    """The (mu, b) iteration on mass-normalized x, the gradient scaled to max |g| = 1."""
+    """The (mu, b) iteration on mass-normalized x, the gradient scaled to max |g| = 1, on the
+    rows of the pixels with mass (`PlanRows`)."""
 
     def __init__(self, x, g, eps, cost, gamma, ceiling):
-        B, C, H, W = x.shape
         self.k = cost.shape[0]
         self.x, self.eps, self.gamma = x, eps, gamma
+        self.rows = PlanRows(x, self.k)
+        self.a = x.reshape(-1)[self.rows.idx].unsqueeze(1)
         scale = g.flatten(1).abs().amax(dim=1).clamp_min(torch.finfo(g.dtype).tiny)
-        valid = valid_offsets(H, W, self.k, x.device)
-        gain = neighbours(g / scale.view(-1, 1, 1, 1), self.k) / gamma
-        self.gain = gain.masked_fill(~valid, float("-inf"))
-        self.cost = cost.to(x.dtype).to(x.device).view(1, 1, -1, 1, 1)
+        gain = self.rows.at_destinations(g / scale.view(-1, 1, 1, 1)) / gamma
+        self.gain = gain.masked_fill(~self.rows.valid, float("-inf"))
+        self.cost = cost.to(x.dtype).to(x.device).reshape(-1)
         self.ceiling = ceiling
-        self.mu = x.new_zeros(B)
+        self.mu = x.new_zeros(len(x))
         self.log_price = torch.zeros_like(x)
-        self.lo, self.hi = x.new_zeros(B), torch.full_like(self.mu, math.inf)
+        self.lo, self.hi = x.new_zeros(len(x)), torch.full_like(self.mu, math.inf)
         # The largest gain per unit cost is at most 2 / min C (gradients scaled to [-1, 1]).
         self._mu_scale = 2.0 / float(cost[cost > 0].min())
 
     def weights(self):
-        logits = self.gain - (self.mu / self.gamma).view(-1, 1, 1, 1, 1) * self.cost
+        logits = self.gain - torch.outer((self.mu / self.gamma)[self.rows.ex], self.cost)
         if self.ceiling is not None:
-            logits = logits + neighbours(self.log_price, self.k)
-        return torch.softmax(logits, dim=2)
+            logits = logits + self.rows.at_destinations(self.log_price)
+        return torch.softmax(logits, dim=1)
 
     def plan(self):
-        return self.x.unsqueeze(2) * self.weights()
+        return self.rows.scatter(self.a * self.weights())
 
     def run(self, state, max_iter, tol):
         if state is not None:
@@ -163,8 +165,8 @@ class _Solver:
         done = torch.zeros_like(self.mu, dtype=torch.bool)
         for _ in range(max_iter):
             w = self.weights()
-            plan = self.x.unsqueeze(2) * w
-            spent = plan_cost(plan, self.cost.view(self.k, self.k))
+            plan = self.a * w
+            spent = self.rows.per_example(plan @ self.cost)
             budget_ok = (spent - self.eps).abs() <= tol * self.eps
             budget_ok |= (self.mu <= 0) & (spent <= self.eps)
             capacity_ok = self._update_prices(plan, tol, done)
@@ -178,7 +180,7 @@ class _Solver:
         whether the ceiling already holds."""
         if self.ceiling is None:
             return torch.ones_like(self.mu, dtype=torch.bool)
-        cols = column_sums(plan)
+        cols = self.rows.image(plan)
         ok = (cols <= self.ceiling * (1 + tol)).flatten(1).all(dim=1)
         step = torch.log(self.ceiling) - torch.log(cols.clamp_min(torch.finfo(cols.dtype).tiny))
         moves = (cols > 0) & ~done.view(-1, 1, 1, 1)
@@ -196,8 +198,8 @@ class _Solver:
         stale_hi = over & (self.mu >= self.hi * (1 - 1e-6))
         self.lo = torch.where(over, self.mu, torch.where(stale_lo, 0.5 * self.mu, self.lo))
         self.hi = torch.where(~over, self.mu, torch.where(stale_hi, math.inf, self.hi))
-        mean_c = (w * self.cost).sum(dim=2)
-        var = (plan * self.cost**2).sum(dim=(1, 2, 3, 4)) - (self.x * mean_c**2).sum(dim=(1, 2, 3))
+        mean_c = w @ self.cost
+        var = self.rows.per_example(plan @ self.cost**2 - self.a.squeeze(1) * mean_c**2)
         slope = (var / self.gamma).clamp_min(torch.finfo(var.dtype).tiny)
         newton = self.mu + (spent - self.eps) / slope
         open_hi = torch.isinf(self.hi)

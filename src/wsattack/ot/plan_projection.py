@@ -14,7 +14,7 @@ from wsattack.errors import ConfigError
 from wsattack.ot.cost import check_cost
 from wsattack.ot.feasible import make_feasible
 from wsattack.ot.inputs import ceiling, eps_tensor, normalize
-from wsattack.ot.plans import valid_offsets
+from wsattack.ot.rows import PlanRows
 
 # Growth of the upper bracket of mu past the value at which every row keeps its mass in place.
 _BRACKET_MARGIN = 1.001
@@ -193,30 +193,20 @@ def project_plan(
         return full.to(plan.dtype)
 
 
-class _Rows:
+class _Rows(PlanRows):
     """The pixels with mass, compacted to R rows of K contiguous offsets (mass-normalized)."""
 
     def __init__(self, plan, x, mass, cost, k):
-        B, C, K, H, W = plan.shape
+        super().__init__(x, k)
+        B, K = self.shape[0], self.K
         dtype, device = x.dtype, x.device
-        self.B, self.K, self.k, self.shape = B, K, k, (B, C, H, W)
-        self.N = B * C * H * W
-        flat = x.reshape(-1)
-        self.idx = torch.nonzero(flat > 0).squeeze(1)  # sorted: rows are grouped by example
-        self.a = flat[self.idx]
-        self.ex = torch.div(self.idx, C * H * W, rounding_mode="floor")
-        bc = torch.div(self.idx, H * W, rounding_mode="floor")
-        hw = self.idx - bc * (H * W)
-        offs = torch.arange(K, device=device)
-        # Where each row's entries sit in the (B, C, K, H, W) plan, flattened.
-        self.at = (bc * (K * H * W) + hw).unsqueeze(1) + offs * (H * W)
+        self.B = B
+        self.a = x.reshape(-1)[self.idx]
         P0 = torch.take(plan, self.at).to(dtype) / mass[self.ex].unsqueeze(1)
         # Far beyond any meaningful value (the round-off of such entries swamps the masses) but
         # small enough that sums of K of them, and mu c, stay finite.
         big = 1e-4 * torch.finfo(dtype).max
         P0 = P0.clamp_(-big, big)
-        valid = valid_offsets(H, W, k, device=device).reshape(K, H * W)
-        self.valid = valid.index_select(1, hw).t().contiguous()
         # Invalid offsets at -inf: the row projections give them nothing.
         self.P0 = P0.masked_fill_(~self.valid, float("-inf"))
         self.c = cost.to(dtype=dtype, device=device).reshape(-1)
@@ -233,19 +223,6 @@ class _Rows:
         starts = torch.cumsum(counts, 0) - counts
         self.slot = torch.arange(len(self.idx), device=device) - starts[self.ex]
         self.rmax = max(int(counts.max()), 1) if len(self.idx) else 1
-        self.dest = None
-
-    def destinations(self):
-        """(R, K): the flat pixel index each entry lands on; N (a dummy) for invalid offsets."""
-        if self.dest is None:
-            W = self.shape[3]
-            k, r = self.k, self.k // 2
-            offs = torch.arange(self.K, device=self.idx.device)
-            di = torch.div(offs, k, rounding_mode="floor") - r
-            dj = offs - (di + r) * k - r
-            dest = self.idx.unsqueeze(1) + (di * W + dj).unsqueeze(0)
-            self.dest = torch.where(self.valid, dest, torch.full_like(dest, self.N))
-        return self.dest
 
     def simplex(self, V, a, tau=None):
         """Row-wise projection of V onto {p >= 0, sum p = a}; V is -inf on invalid offsets.
@@ -351,12 +328,6 @@ class _Rows:
             mu = torch.where(force, hi, mu)
         return out, final, out_tau
 
-    def columns(self, P, dest=None):
-        """Column sums of the rows P (landing on `dest`, default `destinations()`), flat over
-        (B, C, H, W), plus the dummy entry N."""
-        dest = self.destinations() if dest is None else dest
-        return P.new_zeros(self.N + 1).index_add_(0, dest.reshape(-1), P.reshape(-1))
-
     def solve_capacity(self, u, eps, max_iter, tol, prices=None):
         """Accelerated projected dual ascent on the column prices (see `project_plan`).
 
@@ -380,8 +351,8 @@ class _Rows:
         active = torch.ones(B, dtype=torch.bool, device=u.device)
         # The first round finds the budget's multiplier mu for the starting prices; later
         # rounds take one Newton step on it each, as the prices move it anyway.
-        dest = self.destinations()
-        P, mu, tau = self.solve_budget(self.P0 - priced[dest], eps, max_iter, tol)
+        dest = self.dest
+        P, mu, tau = self.solve_budget(self.P0 - torch.take(priced, dest), eps, max_iter, tol)
         budget_ok = active
         work = _Work(self, P, tau)
         for it in range(max_iter):
@@ -397,7 +368,7 @@ class _Rows:
             nu, t = _accelerate(y, nu, nu_new, t, active)
             work.keep(P, active)
             work.P, g, slope, work.tau = self.evaluate(
-                work.P0 - priced[work.dest], work.a, work.ex, mu, work.tau
+                work.P0 - torch.take(priced, work.dest), work.a, work.ex, mu, work.tau
             )
             f = torch.where(active, g - target, 0)
             budget_ok = _budget_met(f, mu, slack)
@@ -410,7 +381,14 @@ class _Rows:
         if bool(over.any()):  # out of rounds: at least the budget is met to tol
             rows = torch.nonzero(over[self.ex]).squeeze(1)
             P[rows], _, _ = self.solve_budget(
-                self.P0[rows] - priced[dest[rows]], eps, max_iter, tol, mu, rows, over, tau[rows]
+                self.P0[rows] - torch.take(priced, dest[rows]),
+                eps,
+                max_iter,
+                tol,
+                mu,
+                rows,
+                over,
+                tau[rows],
             )
         if prices is not None:
             prices.copy_(y.reshape(prices.shape))
@@ -431,11 +409,6 @@ class _Rows:
         plan = rows.view(B, rmax, K).permute(0, 2, 1).reshape(B, 1, K, rmax, 1)  # a view
         plan = make_feasible(plan, xc.view(B, 1, rmax, 1), eps_total, cost)
         return plan.reshape(B, K, rmax).permute(0, 2, 1).reshape(B * rmax, K).index_select(0, at)
-
-    def scatter(self, P):
-        """The full (B, C, K, H, W) plan with the rows P, zero elsewhere."""
-        B, C, H, W = self.shape
-        return P.new_zeros(B, C, self.K, H, W).put_(self.at, P)
 
 
 def _budget_window(eps, tol):
@@ -477,7 +450,7 @@ class _Work:
 
     def __init__(self, problem: _Rows, P, tau):
         self.rows = torch.arange(len(P), device=P.device)
-        self.P0, self.dest = problem.P0, problem.destinations()
+        self.P0, self.dest = problem.P0, problem.dest
         self.a, self.ex = problem.a, problem.ex
         self.P, self.tau = P, tau
 
