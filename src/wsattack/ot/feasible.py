@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import torch
 
-from wsattack.ot.plans import column_sums, identity_plan, plan_cost
 from wsattack.ot.rows import PlanRows
 
 # Rounds of "send the excess back"; each removes all current excess, and the mass it returns to
@@ -44,28 +43,43 @@ def make_feasible(
     of it (for the caller to clip); chasing smaller excess costs rounds, and what the rounds
     leave is closed off entirely. Computes in the dtype of `plan`.
     """
-    k = int(round(plan.shape[2] ** 0.5))
-    centre = plan.shape[2] // 2
     x = x.to(plan.dtype)
-    plan = _exact_rows(plan, x, centre)
-    if capacity is not None:
-        ceiling = torch.maximum(capacity.to(plan.dtype).expand_as(x), x)
-        # The rounds move mass between sources with mass only: they work on those rows.
-        rows = PlanRows(x, k)
-        top = ceiling.reshape(-1)
-        P = _send_back_excess(rows.gather(plan), rows, top, round_off)
-        plan = rows.scatter(_close_overfull_columns(P, rows, top, round_off))
-        plan = _mix_below_ceiling(plan, x, ceiling, k, round_off)
-    return _mix_within_budget(plan, x, eps.to(plan.dtype), cost, k)
+    # Pixels without mass send nothing: only the rows of those with mass are worked on.
+    rows = PlanRows(x, int(round(plan.shape[2] ** 0.5)))
+    ceiling = None if capacity is None else torch.maximum(capacity.to(x).expand_as(x), x)
+    return rows.scatter(feasible_rows(rows.gather(plan), rows, x, eps, cost, ceiling, round_off))
 
 
-def _exact_rows(plan, x, centre):
-    """Scale every row to sum to x; a row with no mass in the plan keeps x in place."""
-    rows = plan.sum(dim=2)
-    scale = torch.where(rows > 0, x / rows.clamp_min(torch.finfo(plan.dtype).tiny), 0.0)
-    plan = plan * scale.unsqueeze(2)
-    plan[:, :, centre] += torch.where(rows > 0, 0.0, x)
-    return plan
+def feasible_rows(
+    P: torch.Tensor,
+    rows: PlanRows,
+    x: torch.Tensor,
+    eps: torch.Tensor,
+    cost: torch.Tensor,
+    ceiling: torch.Tensor | None = None,
+    round_off: float = ROUND_OFF,
+) -> torch.Tensor:
+    """`make_feasible` on the rows P (R, K) of the layout `rows` of x (`PlanRows`), for solvers
+    that hold their plan that way; returns the feasible rows. ceiling: None, or the (B, C, H, W)
+    ceiling max(capacity, x). Computes in the dtype of P."""
+    centre = rows.K // 2
+    a = x.reshape(-1)[rows.idx].to(P.dtype)
+    P = _exact_rows(P, a, centre)
+    if ceiling is not None:
+        top = ceiling.to(P.dtype).reshape(-1)
+        P = _send_back_excess(P, rows, top, round_off)
+        P = _close_overfull_columns(P, rows, top, round_off)
+        P = _mix_below_ceiling(P, rows, a, x.reshape(-1).to(P.dtype), top, round_off)
+    return _mix_within_budget(P, rows, a, eps.to(P.dtype), cost)
+
+
+def _exact_rows(P, a, centre):
+    """Scale every row to sum to its mass a; a row with no mass in the plan keeps a in place."""
+    total = P.sum(dim=1)
+    scale = torch.where(total > 0, a / total.clamp_min(torch.finfo(P.dtype).tiny), 0.0)
+    P = P * scale.unsqueeze(1)
+    P[:, centre] += torch.where(total > 0, 0.0, a)
+    return P
 
 
 def _send_back_excess(P, rows, top, round_off):
@@ -120,21 +134,27 @@ def _return_inflows(P, rows, fraction):
     return P
 
 
-def _mix_below_ceiling(plan, x, ceiling, k, round_off):
+def _mix_below_ceiling(P, rows, a, x, top, round_off):
     """Last resort, should the closing rounds run out: mix with the identity plan just enough that
     no column exceeds its ceiling (x is below it, so the mixture is)."""
-    cols = column_sums(plan)
-    over = cols > ceiling * (1 + round_off)
+    cols = rows.columns(P)[:-1]
+    over = cols > top * (1 + round_off)
     if not over.any():
-        return plan
-    room = torch.where(over, (ceiling - x) / (cols - x).clamp_min(1e-300), 1.0)
-    t = room.flatten(1).amin(dim=1).clamp(0, 1).view(-1, 1, 1, 1, 1)
-    return t * plan + (1 - t) * identity_plan(x, k)
+        return P
+    room = torch.where(over, (top - x) / (cols - x).clamp_min(1e-300), 1.0)
+    t = room.view(rows.shape[0], -1).amin(dim=1).clamp(0, 1)
+    return _toward_identity(P, a, t[rows.ex])
 
 
-def _mix_within_budget(plan, x, eps, cost, k):
+def _mix_within_budget(P, rows, a, eps, cost):
     """Mix with the identity plan (cost 0) so that the cost is at most eps."""
-    total = plan_cost(plan, cost)
-    t = torch.clamp(eps / total.clamp_min(torch.finfo(plan.dtype).tiny), max=1.0)
-    t = t.view(-1, 1, 1, 1, 1)
-    return t * plan + (1 - t) * identity_plan(x, k)
+    total = rows.per_example(P @ cost.to(P).reshape(-1))
+    t = torch.clamp(eps / total.clamp_min(torch.finfo(P.dtype).tiny), max=1.0)
+    return _toward_identity(P, a, t[rows.ex])
+
+
+def _toward_identity(P, a, t):
+    """t P + (1 - t) identity, per row (the identity row keeps its mass a on the centre)."""
+    out = P * t.unsqueeze(1)
+    out[:, P.shape[1] // 2] += (1 - t) * a
+    return out

@@ -14,7 +14,7 @@ says) and H is the entropy. Its solution is, per source pixel i,
 with a cost multiplier mu >= 0 (one per example) and, with capacity, a log price b_j <= 0 per
 destination pixel. Rows are exact for any (mu, b); mu is found by safeguarded Newton steps on
 the budget and b by Hu et al. (2020)'s capacity update b_j <- min(0, b_j + log u_j - log S^T 1_j).
-The last iterate is rounded to an exactly feasible plan (`feasible.make_feasible`), so the
+The last iterate is rounded to an exactly feasible plan (`feasible.feasible_rows`), so the
 returned image is always in the ball, and at the pixel ceiling at most, whatever the number of
 iterations. gamma -> 0 gives the LP oracle (mass to the best neighbour within the budget).
 
@@ -38,9 +38,8 @@ import torch
 
 from wsattack.errors import ConfigError
 from wsattack.ot.cost import check_cost
-from wsattack.ot.feasible import make_feasible
+from wsattack.ot.feasible import feasible_rows
 from wsattack.ot.inputs import ceiling, eps_tensor, normalize
-from wsattack.ot.plans import column_sums, plan_cost
 from wsattack.ot.rows import PlanRows
 
 
@@ -113,18 +112,14 @@ def linear_oracle(
         solver.run(state, int(max_iter), tol)
         # The budget from eps itself, not its float32 copy, which can round up.
         eps64 = eps_tensor(eps, len(x), torch.float64, x.device)
-        plan = make_feasible(
-            solver.plan().double(),
-            prob.x.double(),
-            eps64,
-            c,
-            None if top is None else top.double(),
-        )
-        image = column_sums(plan)
+        rows, cost64 = solver.rows, c.reshape(-1)
+        top64 = None if top is None else top.double()
+        P = feasible_rows(solver.plan().double(), rows, prob.x.double(), eps64, c, top64)
+        image = rows.image(P)
         if capacity is not None:
             image = torch.minimum(image, solver.ceiling.double())  # round-off only
         z = image * prob.mass.double().view(-1, 1, 1, 1)
-        return OracleResult(z.to(x.dtype), plan_cost(plan, c), solver.state())
+        return OracleResult(z.to(x.dtype), rows.per_example(P @ cost64), solver.state())
 
 
 class _Solver:
@@ -154,7 +149,8 @@ class _Solver:
         return torch.softmax(logits, dim=1)
 
     def plan(self):
-        return self.rows.scatter(self.a * self.weights())
+        """The current plan's rows."""
+        return self.a * self.weights()
 
     def run(self, state, max_iter, tol):
         if state is not None:

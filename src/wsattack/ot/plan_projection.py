@@ -12,7 +12,7 @@ import torch
 
 from wsattack.errors import ConfigError
 from wsattack.ot.cost import check_cost
-from wsattack.ot.feasible import make_feasible
+from wsattack.ot.feasible import feasible_rows
 from wsattack.ot.inputs import ceiling, eps_tensor, normalize
 from wsattack.ot.rows import PlanRows
 
@@ -104,10 +104,10 @@ def project_plan(
     the current linear piece, which is exact once the piece holds the root; regula falsi or
     bisection when the step leaves the bracket or |g - eps| fails to halve) stops when g(mu)
     is in [(1 - tol) eps, eps]; g is convex-looking in practice, so Newton from mu = 0 takes
-    5 to 10 evaluations. Only pixels with mass are processed (about 20% of an MNIST image),
-    examples leave the search as they finish, and `make_feasible` (rows rescaled to x
-    exactly, a mix with the identity plan if the cost is over eps by round-off) runs on the
-    compact rows, since without a capacity it acts row by row and example by example.
+    5 to 10 evaluations. Only pixels with mass are processed (about 20% of an MNIST image;
+    `rows.PlanRows`), examples leave the search as they finish, and the final repair
+    (`feasible.feasible_rows`: rows rescaled to x exactly, a mix with the identity plan if the
+    cost is over eps by round-off) runs on the same rows.
 
     With a capacity u (the ceiling max(capacity, x) / m) the extra constraints are the column
     half-spaces col_j(P) = sum of the plan entries landing on pixel j <= u_j. They are dualized
@@ -170,7 +170,7 @@ def project_plan(
             raise ConfigError(f"prices must have the shape of x {tuple(x.shape)}")
         dtype = prob.x.dtype
         top = None if capacity is None else ceiling(capacity, x, dtype)
-        rows = _Rows(plan, prob.x, prob.mass, cost, k)
+        rows = _Rows(plan, x, prob, cost, k)
         tol = max(float(tol), 8 * torch.finfo(dtype).eps)
         if top is None:
             P, _, _ = rows.solve_budget(rows.P0, prob.eps, max_iter, tol)
@@ -185,23 +185,22 @@ def project_plan(
         if plan.dtype != torch.float64:
             eps_total = eps_total * (1 - 4 * torch.finfo(plan.dtype).eps)
         P = P.to(torch.float64) * mass64[rows.ex].unsqueeze(1)
-        if top is None:
-            P = rows.feasible_rows(P, x64, eps_total, cost)
-            return rows.scatter(P.to(plan.dtype))
-        top = top.to(torch.float64)
-        full = make_feasible(rows.scatter(P), x64, eps_total, cost, top, round_off=_ROUND_OFF)
-        return full.to(plan.dtype)
+        top = None if top is None else top.to(torch.float64)
+        P = feasible_rows(P, rows, x64, eps_total, cost, top, round_off=_ROUND_OFF)
+        return rows.scatter(P.to(plan.dtype))
 
 
 class _Rows(PlanRows):
     """The pixels with mass, compacted to R rows of K contiguous offsets (mass-normalized)."""
 
-    def __init__(self, plan, x, mass, cost, k):
+    def __init__(self, plan, x, prob, cost, k):
+        # Laid out on x itself: a pixel whose mass underflows in prob.x still gets its row.
         super().__init__(x, k)
         B, K = self.shape[0], self.K
-        dtype, device = x.dtype, x.device
+        mass = prob.mass
+        dtype, device = prob.x.dtype, x.device
         self.B = B
-        self.a = x.reshape(-1)[self.idx]
+        self.a = prob.x.reshape(-1)[self.idx]
         P0 = torch.take(plan, self.at).to(dtype) / mass[self.ex].unsqueeze(1)
         # Far beyond any meaningful value (the round-off of such entries swamps the masses) but
         # small enough that sums of K of them, and mu c, stay finite.
@@ -218,11 +217,6 @@ class _Rows(PlanRows):
         bound = (self.P0 - (P0[:, K // 2] - self.a).unsqueeze(1)) * inv_c
         top = bound.nan_to_num_(nan=0.0, neginf=0.0).amax() if len(bound) else bound.new_zeros(())
         self.top = (top.clamp_min(0) * _BRACKET_MARGIN + torch.finfo(dtype).tiny).expand(B)
-        # Position of each row within its example (for the compact `make_feasible`).
-        counts = torch.bincount(self.ex, minlength=B)
-        starts = torch.cumsum(counts, 0) - counts
-        self.slot = torch.arange(len(self.idx), device=device) - starts[self.ex]
-        self.rmax = max(int(counts.max()), 1) if len(self.idx) else 1
 
     def simplex(self, V, a, tau=None):
         """Row-wise projection of V onto {p >= 0, sum p = a}; V is -inf on invalid offsets.
@@ -393,22 +387,6 @@ class _Rows(PlanRows):
         if prices is not None:
             prices.copy_(y.reshape(prices.shape))
         return P
-
-    def feasible_rows(self, P, x, eps_total, cost):
-        """`make_feasible` on the compact rows (no capacity).
-
-        Without a capacity make_feasible works row by row (rows scaled to x) and example by
-        example (the cost, and the mix with the identity plan within the budget), so it is
-        applied to the rows laid out as a (B, 1, K, Rmax, 1) plan, padded with rows of zero
-        mass: the same arithmetic, on the pixels with mass only.
-        """
-        B, K, rmax = self.B, self.K, self.rmax
-        at = self.ex * rmax + self.slot
-        rows = P.new_zeros(B * rmax, K).index_copy_(0, at, P)
-        xc = P.new_zeros(B * rmax).index_copy_(0, at, x.reshape(-1)[self.idx])
-        plan = rows.view(B, rmax, K).permute(0, 2, 1).reshape(B, 1, K, rmax, 1)  # a view
-        plan = make_feasible(plan, xc.view(B, 1, rmax, 1), eps_total, cost)
-        return plan.reshape(B, K, rmax).permute(0, 2, 1).reshape(B * rmax, K).index_select(0, at)
 
 
 def _budget_window(eps, tol):
