@@ -23,7 +23,7 @@ import torch
 from local_lp import local_variables
 
 from wsattack.attacks import AutoWasserstein, WassersteinFW, WassersteinPGD, WassersteinPlanPGD
-from wsattack.attacks.auto import AT_RADIUS
+from wsattack.attacks.auto import AT_RADIUS, TARGETED_AT_RADIUS
 from wsattack.attacks.search import Attempt
 from wsattack.attacks.verify import verify
 from wsattack.errors import ConfigError
@@ -449,6 +449,62 @@ def test_auto_runner_up_stage_never_loses_ground(ternary):
     assert set(res.found_by) <= {"wasserstein_fw", "wasserstein_pgd", "wasserstein_pgd_targeted"}
     with pytest.raises(ConfigError, match="runner_up"):
         AutoWasserstein(model, runner_up=-1)
+
+
+class _AimedAtRadius(_Aimed):
+    """A stage whose runs at a fixed radius break an example only when aimed at its class in
+    `weak` (None: untargeted), measured."""
+
+    measure = True
+
+    def __init__(self, results, weak):
+        super().__init__(results)
+        self.weak, self.at = weak, []
+
+    def at_radius(self, images, labels, eps, targets=None):
+        self.at.append((eps, None if targets is None else targets.tolist()))
+        n = len(images)
+        hit = torch.zeros(n, dtype=torch.bool) if targets is None else targets == self.weak[:n]
+        res = _fixed_result(
+            images, labels, eps, 0.0, (labels if targets is None else targets).clone()
+        )
+        res.success = hit
+        radius = torch.full((n,), eps, dtype=torch.float64)
+        res.eps_found = torch.where(hit, radius, torch.inf)
+        res.eps_failed = torch.where(hit, 0.0, radius)
+        return res
+
+
+def test_auto_last_stage_aims_at_the_likeliest_wrong_classes(ternary):
+    """final_targets=2: at each reported radius, after the untargeted run, PGD at that radius
+    aimed at the likeliest wrong class, then at the next one on the examples still standing;
+    what breaks within the radius is kept and named. A targeted evaluation aims at its own
+    target only."""
+    model, x, labels, _, _ = ternary
+    with torch.no_grad():
+        order = model(x).scatter(1, labels[:, None], float("-inf")).argsort(1, descending=True)
+    first, second = order[:, 0], order[:, 1]
+    pgd = _AimedAtRadius({None: _fixed_result(x, labels, 0.11, 0.05, first.clone())}, second)
+    final = _AimedAtRadius({}, weak=torch.full_like(labels, -1))  # breaks nothing
+    auto = AutoWasserstein(model, kernel_size=3, radii=[0.1], final_targets=2)
+    auto.stages = {
+        "wasserstein_pgd": pgd,
+        "wasserstein_fw": _Fixed(_fixed_result(x, labels, 0.3, 0.25, first.clone())),
+        AT_RADIUS: final,
+    }
+    res = auto(x, labels)
+    assert final.at == [(0.1, None)]
+    assert pgd.at == [(0.1, first.tolist()), (0.1, second.tolist())]
+    assert res.eps_found.tolist() == [0.1] * len(x)
+    assert res.found_by == [TARGETED_AT_RADIUS] * len(x)
+    final.at.clear()
+    pgd.at.clear()
+    targets = (labels + 1) % 3
+    pgd.results[tuple(targets.tolist())] = _fixed_result(x, labels, 0.11, 0.05, targets)
+    auto(x, labels, targets)
+    assert final.at == [(0.1, targets.tolist())] and pgd.at == []
+    with pytest.raises(ConfigError, match="final_targets"):
+        AutoWasserstein(model, final_targets=-1)
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,9 @@ COUNTS = frozenset(
     }
 )
 # Leaf names of integers where 0 means "off" or is a valid seed: a non-negative integer.
-NON_NEGATIVE_INTS = frozenset({"checkpoint_every", "cpu_threads", "every", "seed", "size"})
+NON_NEGATIVE_INTS = frozenset(
+    {"checkpoint_every", "cpu_threads", "every", "final_targets", "runner_up", "seed", "size"}
+)
 # Leaf names of reals that are positive wherever they appear (rates, radii, exponents...).
 POSITIVE_NUMBERS = frozenset(
     {"eps0", "eps_max", "factor", "final_window", "lam", "lr", "p", "radius", "rtol"}
