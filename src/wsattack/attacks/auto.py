@@ -7,16 +7,17 @@ to 299 of `wong2019_mnist_robust` it left 79 / 34 of 200 standing at 0.2 / 0.3 w
 followed by PGD left 99 / 47, for 1.2x to 1.3x the time; 20 Frank-Wolfe steps per radius instead of
 10 left 67 / 21), optionally PGD again aimed at their likeliest wrong classes (`runner_up`, as
 AutoAttack's targeted stages), and last, at each radius the accuracy is reported at (`radii`), PGD
-with 60 steps at that very radius on the examples standing there whose radius so far lies within
+with 100 steps at that very radius on the examples standing there whose radius so far lies within
 `final_window` (1.25x) above it, then PGD at that radius aimed at each of the `final_targets` (3)
 likeliest wrong classes in turn on those still standing there. The search's attempts (20 steps
 each) fail just above such a radius on a few examples that a longer run at it breaks: on images
-100 to 299 this left 139 / 65 / 18 of 200 standing at 0.1 / 0.2 / 0.3 instead of 144 / 67 / 21 on
-`wong2019_mnist_robust`, for 0.03 to 0.13 s/img more on the benchmark's three models (one thread);
-the runs aimed at a class then left 137 / 62 / 17, for about 0.01 to 0.07 s/img more. Per example
-the smallest radius whose adversarial point passes the exact check is kept, with the name of the
-attack that found it (`AttackResult.found_by`). A candidate that fails the exact check is
-discarded, so `auto` never reports a larger radius than any attack it ran, nor an unverified one.
+100 to 299 of `wong2019_mnist_robust`, 60 steps left 139 / 65 / 18 of 200 standing at 0.1 / 0.2 /
+0.3 instead of 144 / 67 / 21, the runs aimed at a class then 137 / 62 / 17, and 100 steps instead
+of 60 134 / 61 / 17; the whole last stage costs 0.11 to 0.13 s/img on the benchmark's models (one
+thread). Per example the smallest radius whose adversarial point passes the exact check is kept,
+with the name of the attack that found it (`AttackResult.found_by`). A candidate that fails the
+exact check is discarded, so `auto` never reports a larger radius than any attack it ran, nor an
+unverified one.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class AutoWasserstein:
         rerun_above: float = 0.0,
         runner_up: int = 0,
         radii: Sequence[float] = (),
-        final_steps: int = 60,
+        final_steps: int = 100,
         final_window: float = 1.25,
         final_targets: int = 3,
         **shared,
