@@ -177,25 +177,23 @@ class AutoWasserstein:
     def _at_radii(self, best, found_by, images, labels, targets) -> None:
         """The last stage: at each radius of `radii` (smallest first), PGD with `final_steps`
         steps at that radius, on the examples standing there whose radius so far is at most
-        `final_window` times it. They decide the accuracy reported there, and a run at that
-        radius spends all its steps where it counts (on a few of them the search's 20-step
-        attempts failed at radii just above it)."""
-        goals = []  # a targeted evaluation has its own target
-        if targets is None and self.radii:
+        `final_window` times it, then (untargeted runs) PGD aimed at each of their
+        `final_targets` likeliest wrong classes in turn, on those still standing. They decide
+        the accuracy reported there, and a run at that radius spends all its steps where it
+        counts (on a few of them the search's 20-step attempts failed at radii just above it)."""
+        runs = [(AT_RADIUS, targets, AT_RADIUS)]
+        if targets is None and self.radii:  # a targeted evaluation has its own target
             goals = self._likeliest_wrong(images, labels, self.final_targets)
+            runs += [("wasserstein_pgd", goal, TARGETED_AT_RADIUS) for goal in goals]
         for radius in self.radii:
-            rows = self._near(best, radius)
-            if len(rows):
-                aim = None if targets is None else targets[rows]
-                again = self.stages[AT_RADIUS].at_radius(images[rows], labels[rows], radius, aim)
-                self._keep(best, found_by, images, rows, again, AT_RADIUS, AT_RADIUS)
-            for goal in goals:
+            for stage, aim, name in runs:
                 rows = self._near(best, radius)
-                if not len(rows):
-                    break
-                first = "wasserstein_pgd"
-                again = self.stages[first].at_radius(images[rows], labels[rows], radius, goal[rows])
-                self._keep(best, found_by, images, rows, again, first, TARGETED_AT_RADIUS)
+                if len(rows):
+                    aim_rows = None if aim is None else aim[rows]
+                    again = self.stages[stage].at_radius(
+                        images[rows], labels[rows], radius, aim_rows
+                    )
+                    self._keep(best, found_by, images, rows, again, stage, name)
 
     def _near(self, best, radius) -> torch.Tensor:
         """The examples standing at `radius` whose radius so far is within the window above it."""
