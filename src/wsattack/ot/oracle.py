@@ -127,9 +127,8 @@ class _Solver:
     rows of the pixels with mass (`PlanRows`)."""
 
     def __init__(self, x, g, eps, cost, gamma, ceiling):
-        self.k = cost.shape[0]
         self.x, self.eps, self.gamma = x, eps, gamma
-        self.rows = PlanRows(x, self.k)
+        self.rows = PlanRows(x, cost.shape[0])
         self.a = x.reshape(-1)[self.rows.idx].unsqueeze(1)
         scale = g.flatten(1).abs().amax(dim=1).clamp_min(torch.finfo(g.dtype).tiny)
         gain = self.rows.at_destinations(g / scale.view(-1, 1, 1, 1)) / gamma

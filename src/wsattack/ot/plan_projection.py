@@ -197,11 +197,10 @@ class _Rows(PlanRows):
         # Laid out on x itself: a pixel whose mass underflows in prob.x still gets its row.
         super().__init__(x, k)
         B, K = self.shape[0], self.K
-        mass = prob.mass
         dtype, device = prob.x.dtype, x.device
         self.B = B
         self.a = prob.x.reshape(-1)[self.idx]
-        P0 = torch.take(plan, self.at).to(dtype) / mass[self.ex].unsqueeze(1)
+        P0 = self.gather(plan).to(dtype) / prob.mass[self.ex].unsqueeze(1)
         # Far beyond any meaningful value (the round-off of such entries swamps the masses) but
         # small enough that sums of K of them, and mu c, stay finite.
         big = 1e-4 * torch.finfo(dtype).max

@@ -17,9 +17,9 @@ class PlanRows:
     """The pixels of x (B, C, H, W) with mass, as R rows of the k * k offsets of a local plan.
 
     Attributes: idx (R,), each row's flat index in x (sorted, so rows are grouped by example);
-    ex (R,), its example; at (R, K), where its entries sit in the flattened (B, C, K, H, W)
-    plan; valid (R, K), whether each offset stays inside the image; dest (R, K), the flat pixel
-    each entry lands on, and N = x.numel() (a dummy pixel) for an offset that leaves the image.
+    ex (R,), its example; valid (R, K), whether each offset stays inside the image; dest (R, K),
+    the flat pixel each entry lands on, and N = x.numel() (a dummy pixel) for an offset that
+    leaves the image.
 
     Examples
     --------
@@ -38,29 +38,26 @@ class PlanRows:
         B, C, H, W = x.shape
         K = k * k
         self.shape, self.k, self.K, self.N = (B, C, H, W), k, K, x.numel()
-        device = x.device
         self.idx = torch.nonzero(x.reshape(-1) > 0).squeeze(1)
         self.ex = torch.div(self.idx, C * H * W, rounding_mode="floor")
-        bc = torch.div(self.idx, H * W, rounding_mode="floor")
-        hw = self.idx - bc * (H * W)
-        offs = torch.arange(K, device=device)
-        self.at = (bc * (K * H * W) + hw).unsqueeze(1) + offs * (H * W)
-        valid = valid_offsets(H, W, k, device=device).reshape(K, H * W)
-        self.valid = valid.index_select(1, hw).t().contiguous()
+        hw = self.idx % (H * W)
+        valid = valid_offsets(H, W, k, device=x.device).reshape(K, H * W).t()
+        self.valid = valid.index_select(0, hw)
         r = k // 2
+        offs = torch.arange(K, device=x.device)
         di = torch.div(offs, k, rounding_mode="floor") - r
         dj = offs - (di + r) * k - r
         dest = self.idx.unsqueeze(1) + (di * W + dj).unsqueeze(0)
-        self.dest = torch.where(self.valid, dest, torch.full_like(dest, self.N))
+        self.dest = dest.masked_fill_(~self.valid, self.N)
 
     def gather(self, plan: torch.Tensor) -> torch.Tensor:
         """(B, C, K, H, W) -> (R, K): the rows of the pixels with mass."""
-        return torch.take(plan, self.at)
+        return plan.permute(0, 1, 3, 4, 2).reshape(-1, self.K).index_select(0, self.idx)
 
     def scatter(self, P: torch.Tensor) -> torch.Tensor:
         """(R, K) -> (B, C, K, H, W): the full plan, zero on the pixels without mass."""
-        B, C, H, W = self.shape
-        return P.new_zeros(B, C, self.K, H, W).put_(self.at, P)
+        full = P.new_zeros(self.N, self.K).index_copy_(0, self.idx, P)
+        return full.view(*self.shape, self.K).permute(0, 1, 4, 2, 3).contiguous()
 
     def columns(self, P: torch.Tensor, dest: torch.Tensor | None = None) -> torch.Tensor:
         """Column sums of the rows P landing on `dest` (default all rows' `dest`), flat over
